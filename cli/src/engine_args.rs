@@ -1,0 +1,115 @@
+//! Command-line options for the engine and sampling, shared by `chat`, `demo` and `bench`,
+//! and how a command finds (or fetches) its model.
+
+use std::path::PathBuf;
+
+use keel::engine::{EngineConfig, GenerationParams, SamplingParams};
+
+use crate::error::CliError;
+use crate::globals::Globals;
+use crate::progress;
+
+/// Engine settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// Decode threads (default: one per core, at most 4).
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Context size in tokens.
+    #[arg(long)]
+    pub ctx_size: Option<u32>,
+    /// Prompt tokens per batch.
+    #[arg(long)]
+    pub batch_size: Option<u32>,
+    /// Layers to offload to a GPU (needs a GPU build of llama.cpp).
+    #[arg(long, default_value_t = 0)]
+    pub gpu_layers: u32,
+}
+
+impl EngineArgs {
+    /// The engine configuration these options describe.
+    pub fn config(&self) -> EngineConfig {
+        let d = EngineConfig::default();
+        let threads = self.threads.unwrap_or(d.threads);
+        EngineConfig {
+            threads,
+            threads_batch: threads,
+            n_ctx: self.ctx_size.unwrap_or(d.n_ctx),
+            n_batch: self.batch_size.unwrap_or(d.n_batch),
+            gpu_layers: self.gpu_layers,
+        }
+    }
+}
+
+/// Generation and sampling settings.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Sampling", allow_negative_numbers = true)]
+pub struct SamplingArgs {
+    /// Most tokens in an answer.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+    /// Temperature (0: greedy, reproducible).
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Top-k (0: off).
+    #[arg(long)]
+    pub top_k: Option<i32>,
+    /// Top-p (1: off).
+    #[arg(long)]
+    pub top_p: Option<f32>,
+    /// Min-p (0: off).
+    #[arg(long)]
+    pub min_p: Option<f32>,
+    /// Repeat penalty (1: off).
+    #[arg(long)]
+    pub repeat_penalty: Option<f32>,
+    /// Random seed.
+    #[arg(long)]
+    pub seed: Option<u32>,
+    /// Stop before this text (repeatable).
+    #[arg(long)]
+    pub stop: Vec<String>,
+}
+
+impl SamplingArgs {
+    /// The generation parameters these options describe (checked later by the engine).
+    pub fn params(&self) -> GenerationParams {
+        let d = SamplingParams::default();
+        GenerationParams {
+            max_tokens: self.max_tokens,
+            stop: self.stop.clone(),
+            sampling: SamplingParams {
+                temperature: self.temperature.unwrap_or(d.temperature),
+                top_k: self.top_k.unwrap_or(d.top_k),
+                top_p: self.top_p.unwrap_or(d.top_p),
+                min_p: self.min_p.unwrap_or(d.min_p),
+                repeat_penalty: self.repeat_penalty.unwrap_or(d.repeat_penalty),
+                repeat_last_n: d.repeat_last_n,
+                seed: self.seed.unwrap_or(d.seed),
+            },
+        }
+    }
+}
+
+/// The model to use: `--model`/`KEEL_MODEL`, else the default model, fetched if missing.
+pub fn resolve_model(g: &Globals) -> Result<PathBuf, CliError> {
+    if let Some(path) = &g.model {
+        return Ok(path.clone());
+    }
+    let (bar, mut report) = progress::fetch_reporter();
+    let path =
+        keel::model_fetch::ensure_default_model(&g.home, &mut report).map_err(keel::Error::from)?;
+    bar.finish_and_clear();
+    Ok(path)
+}
+
+/// Load the engine with a spinner.
+pub fn load_engine(
+    path: &std::path::Path,
+    args: &EngineArgs,
+) -> Result<keel::engine::Engine, CliError> {
+    let bar = progress::spinner("loading the model");
+    let engine = keel::engine::Engine::load(path, args.config());
+    bar.finish_and_clear();
+    Ok(engine?)
+}

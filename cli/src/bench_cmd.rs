@@ -41,7 +41,9 @@ pub fn run(args: BenchArgs, g: &Globals) -> Result<(), CliError> {
         })?;
         merge(&mut out, &report)?;
     }
-    out.insert("rss_mb".into(), Value::from(bench::rss_mb()));
+    if !out.contains_key("rss_mb") {
+        out.insert("rss_mb".into(), Value::from(bench::rss_mb()));
+    }
     extra_benchmarks(&mut out, g)?;
     if g.json {
         println!("{}", Value::Object(out));

@@ -48,6 +48,9 @@ pub struct DecodeBench {
     pub followup_prompt_tokens: usize,
     /// Of those, tokens Keel reused from the cache.
     pub followup_reused_tokens: usize,
+    /// Resident memory of the process with Keel's engine loaded and warm, before the raw
+    /// side's model is loaded, in MiB.
+    pub rss_mb: f64,
     /// Threads both sides used.
     pub threads: u32,
     /// Repetitions per side.
@@ -70,6 +73,7 @@ pub fn followup_conversation() -> Vec<ChatMessage> {
         ("Why does bread go stale?", "Bread goes stale mostly because the starch inside it slowly recrystallises after baking, a process called retrogradation. The crumb loses its soft, gel-like structure and becomes firm and dry even when little water has escaped. Warming stale bread briefly in an oven reverses part of this, which is why toast or a reheated loaf tastes fresher."),
         ("What should I pack for a week of hiking in the mountains?", "Pack layers rather than one heavy coat: a breathable base layer, a warm fleece and a waterproof shell. Bring broken-in boots, two pairs of wool socks per day of walking, a hat and gloves even in summer, a map and compass alongside your phone, a small first-aid kit, sun cream, a head torch, a refillable water bottle with a filter, and high-energy snacks. Check the forecast each morning and tell someone your route."),
         ("Why is the sky blue?", "Sunlight contains every colour. When it passes through the air, the tiny nitrogen and oxygen molecules scatter short blue wavelengths much more strongly than long red ones, an effect called Rayleigh scattering. That scattered blue light reaches your eyes from every direction of the sky, so the sky looks blue. At sunset the light travels through more air, most of the blue is scattered away, and the reds and oranges remain."),
+        ("How can I make my coffee taste less bitter?", "Bitterness usually comes from over-extraction. Use a slightly coarser grind, water just off the boil at about ninety-three degrees rather than fully boiling, and a shorter brewing time. Weigh your coffee and water: around sixty grams of coffee per litre is a good starting ratio. Fresh beans, roasted within the last month and ground just before brewing, taste sweeter, and a clean machine or pot removes old oils that turn bitter."),
         ("How long should I boil an egg?", "For a soft yolk, lower the egg into boiling water for six minutes; for a jammy yolk, seven to eight minutes; for a firm, fully set yolk, ten to eleven minutes. Cool it in cold water straight away so it stops cooking and peels more easily. Very fresh eggs are harder to peel, so eggs a week old often work best."),
     ];
     for (q, a) in turns {
@@ -84,9 +88,13 @@ pub fn followup_conversation() -> Vec<ChatMessage> {
 pub fn measure(cfg: &DecodeBenchConfig) -> Result<DecodeBench, EngineError> {
     let backend = shared_backend()?;
     crate::engine::check_gguf_file(&cfg.model)?;
-    let raw_model = crate::engine::load_model(backend, &cfg.model, &cfg.engine)?;
     let engine = Engine::load(&cfg.model, cfg.engine.clone())?;
     let decode_prompt = engine.render_prompt(vec![ChatMessage::user(DECODE_PROMPT)])?;
+    engine
+        .complete(decode_prompt.clone(), greedy_exact(cfg.tokens))?
+        .collect_blocking()?;
+    let rss_mb = super::rss_mb();
+    let raw_model = crate::engine::load_model(backend, &cfg.model, &cfg.engine)?;
     let conversation = followup_conversation();
     let (history, _) = conversation.split_at(conversation.len() - 1);
     let followup_question = conversation[conversation.len() - 1].clone();
@@ -152,6 +160,7 @@ pub fn measure(cfg: &DecodeBenchConfig) -> Result<DecodeBench, EngineError> {
         keel_followup_ttft_ms: median(&keel.followup_ttft),
         followup_prompt_tokens,
         followup_reused_tokens,
+        rss_mb,
         threads: cfg.engine.threads,
         reps: cfg.reps.max(1),
         tokens: cfg.tokens,

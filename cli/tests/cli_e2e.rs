@@ -1,0 +1,204 @@
+//! The `keel` binary end to end: one-shot chat, model info, bad input (home, model file,
+//! sampling values), and Ctrl-C in the middle of a streamed answer.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use keel_tests::model_path;
+
+fn keel(home: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keel"));
+    cmd.arg("--home")
+        .arg(home)
+        .env_remove("KEEL_HOME")
+        .env_remove("KEEL_MODEL");
+    cmd
+}
+
+fn run_fail(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run keel");
+    assert!(
+        !out.status.success(),
+        "expected failure; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn one_shot_chat_prints_an_answer_and_a_report() {
+    let home = tempfile::tempdir().expect("home");
+    let out = keel(home.path())
+        .args(["--json", "--model"])
+        .arg(model_path())
+        .args([
+            "chat",
+            "--prompt",
+            "What is the capital of France?",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "24",
+            "--threads",
+            "1",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(!v["text"].as_str().expect("text").trim().is_empty());
+    assert!(v["report"]["generated_tokens"].as_u64().expect("count") > 0);
+}
+
+#[test]
+fn model_info_describes_the_default_model() {
+    let home = tempfile::tempdir().expect("home");
+    let out = keel(home.path())
+        .arg("--json")
+        .arg("--model")
+        .arg(model_path())
+        .args(["model", "info"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["sha256"], keel::model_fetch::DefaultModel::SHA256);
+    assert_eq!(v["is_default_model"], true);
+    assert!(v["params"].as_u64().expect("params") > 100_000_000);
+}
+
+#[test]
+fn a_home_that_is_not_writable_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").expect("write");
+    let err = run_fail(keel(&file.join("home")).args(["chat", "--prompt", "hi"]));
+    assert!(
+        err.contains("not writable") && err.contains("--home"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_model_files_are_clear_errors() {
+    let home = tempfile::tempdir().expect("home");
+    let err = run_fail(keel(home.path()).args([
+        "--model",
+        "/nonexistent/m.gguf",
+        "chat",
+        "--prompt",
+        "hi",
+    ]));
+    assert!(
+        err.contains("not found") && err.contains("keel model fetch"),
+        "{err}"
+    );
+    let not_gguf = home.path().join("x.gguf");
+    std::fs::write(&not_gguf, "plain text").expect("write");
+    let err = run_fail(
+        keel(home.path())
+            .arg("--model")
+            .arg(&not_gguf)
+            .args(["chat", "--prompt", "hi"]),
+    );
+    assert!(err.contains("not a GGUF"), "{err}");
+}
+
+#[test]
+fn invalid_sampling_values_are_clear_errors() {
+    let home = tempfile::tempdir().expect("home");
+    for (flag, value, name) in [
+        ("--temperature", "-1", "temperature"),
+        ("--top-p", "2", "top_p"),
+        ("--max-tokens", "0", "max_tokens"),
+    ] {
+        let err = run_fail(
+            keel(home.path())
+                .arg("--model")
+                .arg(model_path())
+                .args(["chat", "--prompt", "hi", flag, value]),
+        );
+        assert!(err.contains(name), "{flag}: {err}");
+    }
+}
+
+/// Lines of a child's stream, read on a thread so the test can wait with a deadline.
+fn lines_of(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_for(rx: &mpsc::Receiver<String>, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            if pred(&line) {
+                return line;
+            }
+        }
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn ctrl_c_stops_a_stream_and_the_repl_stays_usable() {
+    let home = tempfile::tempdir().expect("home");
+    let mut child = keel(home.path())
+        .arg("--model")
+        .arg(model_path())
+        .args([
+            "chat",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "2000",
+            "--threads",
+            "1",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = lines_of(child.stdout.take().expect("stdout"));
+    let stderr = lines_of(child.stderr.take().expect("stderr"));
+
+    writeln!(
+        stdin,
+        "Write a very long essay about the history of the sea, with many sections."
+    )
+    .expect("write");
+    wait_for(&stdout, "streamed text", |l| !l.trim().is_empty());
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let report = wait_for(&stderr, "the cancelled report", |l| l.contains("tokens,"));
+    assert!(report.contains("cancelled"), "{report}");
+
+    writeln!(stdin, "Say hello.").expect("write");
+    let second = wait_for(&stderr, "a second answer", |l| l.contains("tokens,"));
+    assert!(!second.contains("cancelled"), "{second}");
+    writeln!(stdin, "/quit").expect("write");
+    let exit = child.wait().expect("wait");
+    assert!(exit.success(), "{exit:?}");
+}

@@ -12,9 +12,12 @@ use crate::progress;
 /// Engine settings.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EngineArgs {
-    /// Decode threads (default: one per core, at most 4).
+    /// Decode threads (default: measured, see docs/adr/0003).
     #[arg(long)]
     pub threads: Option<u32>,
+    /// Prompt-evaluation threads (default: one per core, at most 4).
+    #[arg(long)]
+    pub threads_batch: Option<u32>,
     /// Context size in tokens.
     #[arg(long)]
     pub ctx_size: Option<u32>,
@@ -30,10 +33,9 @@ impl EngineArgs {
     /// The engine configuration these options describe.
     pub fn config(&self) -> EngineConfig {
         let d = EngineConfig::default();
-        let threads = self.threads.unwrap_or(d.threads);
         EngineConfig {
-            threads,
-            threads_batch: threads,
+            threads: self.threads.unwrap_or(d.threads),
+            threads_batch: self.threads_batch.unwrap_or(d.threads_batch),
             n_ctx: self.ctx_size.unwrap_or(d.n_ctx),
             n_batch: self.batch_size.unwrap_or(d.n_batch),
             gpu_layers: self.gpu_layers,

@@ -13,16 +13,30 @@ impl MeasuredDefaults {
     pub const N_CTX: u32 = 4096;
     /// Prompt tokens evaluated per llama.cpp call.
     pub const N_BATCH: u32 = 512;
-    /// Upper bound on the default thread count.
+    /// Upper bound on the default decode thread count.
     pub const MAX_THREADS: u32 = 4;
+    /// Upper bound on the default prompt-evaluation thread count.
+    pub const MAX_BATCH_THREADS: u32 = 8;
 
-    /// One thread per available core, at most [`Self::MAX_THREADS`]. On the 2-core
-    /// development machine two threads decoded about 1.5x faster than one when it was quiet.
-    pub fn threads() -> u32 {
+    /// Cores available to this process.
+    fn cores() -> u32 {
         std::thread::available_parallelism()
             .map(|n| u32::try_from(n.get()).unwrap_or(1))
             .unwrap_or(1)
-            .clamp(1, Self::MAX_THREADS)
+    }
+
+    /// Decode threads: half the cores, at least 1, at most [`Self::MAX_THREADS`]. Decoding
+    /// one token of a small model is short work, and the threads' synchronisation costs more
+    /// than a second core gives: on the 2-core development machine one decode thread ran at
+    /// 141-158 tokens/s against 69-87 for two, side by side (docs/BENCHMARKS.md).
+    pub fn threads() -> u32 {
+        (Self::cores() / 2).clamp(1, Self::MAX_THREADS)
+    }
+
+    /// Prompt-evaluation threads: every core, at most [`Self::MAX_BATCH_THREADS`]; a batch
+    /// of prompt tokens is large enough work to spread.
+    pub fn threads_batch() -> u32 {
+        Self::cores().clamp(1, Self::MAX_BATCH_THREADS)
     }
 }
 
@@ -43,10 +57,9 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        let threads = MeasuredDefaults::threads();
         Self {
-            threads,
-            threads_batch: threads,
+            threads: MeasuredDefaults::threads(),
+            threads_batch: MeasuredDefaults::threads_batch(),
             n_ctx: MeasuredDefaults::N_CTX,
             n_batch: MeasuredDefaults::N_BATCH,
             gpu_layers: 0,

@@ -76,11 +76,15 @@ fn merge(out: &mut Map<String, Value>, report: &impl serde::Serialize) -> Result
     }
 }
 
-/// The store and gate benchmarks, each against its own baseline in this process.
+/// The store, gate and learner benchmarks, each against its own baseline in this process.
 fn extra_benchmarks(out: &mut Map<String, Value>, g: &Globals) -> Result<(), CliError> {
     let dir = g.home.join("bench");
     std::fs::create_dir_all(&dir).map_err(|e| CliError::io("create the bench folder", e))?;
     eprintln!("measuring the store: sealed vs plain SQLite commits…");
     merge(out, &bench::store::measure(&dir, 500)?)?;
+    eprintln!("measuring the safety gate and bundle verification…");
+    merge(out, &bench::gate::run()?)?;
+    eprintln!("measuring the preference learner…");
+    merge(out, &bench::learner::measure())?;
     Ok(())
 }

@@ -7,6 +7,7 @@ mod chat_cmd;
 mod demo_cmd;
 mod engine_args;
 mod error;
+mod eval_cmd;
 mod globals;
 mod model_cmd;
 mod progress;
@@ -50,6 +51,9 @@ enum Command {
     /// Fetch or describe the model file.
     #[command(subcommand)]
     Model(model_cmd::ModelCmd),
+    /// Offline evaluations (personalized vs aggregated preference models).
+    #[command(subcommand)]
+    Eval(eval_cmd::EvalCmd),
     /// Measure Keel against raw llama.cpp in one process.
     Bench(bench_cmd::BenchArgs),
     /// Make, sign, verify and inspect safety bundles.
@@ -102,6 +106,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo(a) => demo_cmd::run(a, &g),
         Command::Chat(a) => chat_cmd::run(a, &g),
         Command::Model(c) => model_cmd::run(c, &g),
+        Command::Eval(c) => eval_cmd::run(c, &g),
         Command::Bench(a) => bench_cmd::run(a, &g),
         Command::Bundle(c) => bundle_cmd::run_bundle(c, &g),
         Command::Gate(a) => bundle_cmd::run_gate(a, &g),

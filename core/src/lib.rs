@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod home;
 pub mod model_fetch;
+pub mod prefs;
 pub mod safety;
 pub mod store;
 

@@ -1,0 +1,116 @@
+//! What a person says directly: a statement or profile edit sets a dimension's lean (it
+//! replaces that dimension's prior, so forgetting pulls toward what the person said), and a
+//! deletion puts the dimension back at the population prior (ADR 0031, 0033).
+
+use crate::prefs::features::{StyleFeature, STYLE_FEATURES};
+use crate::prefs::feedback::ContextKey;
+use crate::prefs::profile::Source;
+use crate::safety::personalization::Dimension;
+
+use super::{dim_index, lean_of, Learner};
+
+impl Learner {
+    pub(super) fn set_lean(
+        &mut self,
+        context: Option<&ContextKey>,
+        dimension: Dimension,
+        lean: f64,
+        source: Source,
+    ) {
+        let cap = self.config.mean_cap;
+        let lean = lean.clamp(-cap, cap);
+        let share = self.config.statement_variance;
+        match context {
+            None => {
+                let shift = lean - self.population_lean(dimension);
+                let idx: Vec<usize> = StyleFeature::indices_of(dimension).collect();
+                for &i in &idx {
+                    self.prior.style.mean[i] = (self.population.mean[i] + shift).clamp(-cap, cap);
+                }
+                self.pins.insert(dimension, source);
+                self.restate_global_prior();
+                self.global.style.reset_to(&self.prior.style, &idx);
+            }
+            Some(c) => {
+                self.ensure_context(c);
+                let global_lean = lean_of(&self.weights(None), dimension).0;
+                let variance: Vec<f64> = (0..self.population.len())
+                    .map(|i| self.context_prior_variance(i) * share)
+                    .collect();
+                let step = self.step;
+                let state = self
+                    .contexts
+                    .get_mut(c.as_str())
+                    .expect("ensure_context inserted the context");
+                let offset = (lean - global_lean).clamp(-cap, cap);
+                for i in StyleFeature::indices_of(dimension) {
+                    state.prior.mean[i] = offset;
+                    state.prior.variance[i] = variance[i];
+                    state.posterior.mean[i] = offset;
+                    state.posterior.variance[i] = state.prior.variance[i];
+                }
+                state.seen_step = step;
+                state.pins.insert(dimension, source);
+            }
+        }
+    }
+
+    pub(super) fn clear(&mut self, context: Option<&ContextKey>, dimension: Dimension) {
+        let k = dim_index(dimension);
+        let keys: Vec<String> = match context {
+            Some(c) => vec![c.as_str().to_string()],
+            None => {
+                let idx: Vec<usize> = StyleFeature::indices_of(dimension).collect();
+                for &i in &idx {
+                    self.prior.style.mean[i] = self.population.mean[i];
+                }
+                self.evidence[k] = 0;
+                self.pins.remove(&dimension);
+                self.restate_global_prior();
+                self.global.style.reset_to(&self.prior.style, &idx);
+                self.contexts.keys().cloned().collect()
+            }
+        };
+        let context_variance: Vec<f64> = (0..self.population.len())
+            .map(|i| self.context_prior_variance(i))
+            .collect();
+        for key in keys {
+            let population_offset = self.population.context_mean.get(&key).cloned();
+            let Some(state) = self.contexts.get_mut(&key) else {
+                continue;
+            };
+            for i in StyleFeature::indices_of(dimension) {
+                state.prior.mean[i] = population_offset.as_ref().map_or(0.0, |m| m[i]);
+                state.prior.variance[i] = context_variance[i];
+                state.posterior.mean[i] = state.prior.mean[i];
+                state.posterior.variance[i] = state.prior.variance[i];
+            }
+            state.evidence[k] = 0;
+            state.pins.remove(&dimension);
+        }
+    }
+
+    /// The global style prior's covariance: the population's, with the rows and columns of
+    /// every stated dimension scaled so its variance is `statement_variance` of the
+    /// population's (a scaling keeps the covariance positive semi-definite).
+    fn restate_global_prior(&mut self) {
+        let k = STYLE_FEATURES;
+        let population = self.population.style_cov();
+        let stated = self.config.statement_variance.sqrt();
+        let scale: Vec<f64> = StyleFeature::ALL
+            .iter()
+            .map(|f| {
+                if self.pins.contains_key(&f.dimension()) {
+                    stated
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        for i in 0..k {
+            for j in 0..k {
+                self.prior.style.cov[i * k + j] = population[i * k + j] * scale[i] * scale[j];
+            }
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The per-person learner: a Bayesian Bradley–Terry (logistic) model over answer features.
+//!
+//! A person's utility for an answer in context `c` is `(w + δ_c) · x`, where `x` is the
+//! answer's [`FeatureVector`], `w` the person's global preference weights and `δ_c` an offset
+//! for the context. `P(a ≻ b) = σ(u(a) − u(b))`. `w` is a Gaussian with a full covariance over
+//! the style block ([`belief`], ADR 0034) and every `δ_c` a diagonal Gaussian; both are updated
+//! online, one assumed-density (Laplace-like) step per event ([`update`], ADR 0030):
+//! - `w` starts at the [`PopulationPrior`] — whose covariance says in which directions people
+//!   actually differ — and every `δ_c` at the population's offset for `c` (zero when
+//!   unknown), so a new person is served like the population and moves to themselves as
+//!   evidence arrives (shrinkage);
+//! - before each event, old evidence decays (`prior × likelihood^γ`), so tastes can change,
+//!   and a run of surprising events (change detection) forgets faster;
+//! - means are capped and variances floored, so no preference locks in (ADR 0031);
+//! - an explicit statement or profile edit replaces the prior of its dimension by the stated
+//!   value ([`edit`]), so forgetting pulls toward what the person said, not the population.
+//!
+//! The state is a pure function of the observations in order: [`Learner::rebuild`] equals
+//! the incremental state. Tuning lives in [`config`], the prior in [`prior`].
+
+mod belief;
+pub mod config;
+mod edit;
+pub mod prior;
+mod update;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use config::LearnerConfig;
+pub use prior::PopulationPrior;
+
+use crate::prefs::features::{FeatureVector, StyleFeature, STYLE_FEATURES};
+use crate::prefs::feedback::{ContextKey, Observation};
+use crate::prefs::gaussian::{self, DiagGaussian};
+use crate::prefs::profile::Source;
+use crate::prefs::PrefsError;
+use crate::safety::personalization::Dimension;
+use belief::Belief;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ContextState {
+    prior: DiagGaussian,
+    posterior: DiagGaussian,
+    seen_step: u64,
+    evidence: [u32; 7],
+    pins: BTreeMap<Dimension, Source>,
+}
+
+/// One person's learner state. Serializable so the store can seal it; also rebuildable from
+/// the person's observations with [`Learner::rebuild`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Learner {
+    config: LearnerConfig,
+    population: PopulationPrior,
+    prior: Belief,
+    global: Belief,
+    contexts: BTreeMap<String, ContextState>,
+    reference: Vec<f64>,
+    reference_count: f64,
+    step: u64,
+    evidence: [u32; 7],
+    pins: BTreeMap<Dimension, Source>,
+    surprise: f64,
+    quiet_until: u64,
+}
+
+/// Combined weights (global plus context offset) with their variances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weights {
+    /// Mean weight per feature.
+    pub mean: Vec<f64>,
+    /// Variance per feature.
+    pub variance: Vec<f64>,
+}
+
+impl Learner {
+    /// A learner for a new person, starting at `prior`.
+    pub fn new(prior: PopulationPrior, config: LearnerConfig) -> Result<Self, PrefsError> {
+        config.validate()?;
+        prior.validate(config.mean_cap)?;
+        let start = Belief::from_prior(&prior);
+        Ok(Self {
+            reference: prior.reference.clone(),
+            reference_count: 1.0,
+            prior: start.clone(),
+            global: start,
+            contexts: BTreeMap::new(),
+            step: 0,
+            evidence: [0; 7],
+            pins: BTreeMap::new(),
+            surprise: 0.0,
+            quiet_until: 0,
+            population: prior,
+            config,
+        })
+    }
+    /// The state after `observations` in order, from `prior`: the same state as feeding them
+    /// one by one to [`Learner::observe`].
+    pub fn rebuild<'a>(
+        prior: PopulationPrior,
+        config: LearnerConfig,
+        observations: impl IntoIterator<Item = &'a Observation>,
+    ) -> Result<Self, PrefsError> {
+        let mut learner = Self::new(prior, config)?;
+        for o in observations {
+            learner.observe(o)?;
+        }
+        Ok(learner)
+    }
+
+    /// Features per answer (style plus embedding).
+    pub fn feature_count(&self) -> usize {
+        self.population.len()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LearnerConfig {
+        &self.config
+    }
+
+    /// Learning events seen so far (comparisons and ratings).
+    pub fn events(&self) -> u64 {
+        self.step
+    }
+
+    /// Take one observation into account. A rejected observation leaves the state unchanged.
+    pub fn observe(&mut self, observation: &Observation) -> Result<(), PrefsError> {
+        match observation {
+            Observation::Compare {
+                context,
+                winner,
+                loser,
+                weight,
+            } => {
+                let w = self.dense(winner)?;
+                let l = self.dense(loser)?;
+                check_weight(*weight)?;
+                let d: Vec<f64> = w.iter().zip(&l).map(|(a, b)| a - b).collect();
+                self.learn(context.as_ref(), &d, *weight);
+                self.absorb_reference(&w);
+                self.absorb_reference(&l);
+            }
+            Observation::Rate {
+                context,
+                answer,
+                up,
+                weight,
+            } => {
+                let x = self.dense(answer)?;
+                check_weight(*weight)?;
+                let sign = if *up { 1.0 } else { -1.0 };
+                let d: Vec<f64> = x
+                    .iter()
+                    .zip(&self.reference)
+                    .map(|(a, r)| sign * (a - r))
+                    .collect();
+                self.learn(context.as_ref(), &d, *weight);
+                self.absorb_reference(&x);
+            }
+            Observation::SetLean {
+                context,
+                dimension,
+                lean,
+                source,
+            } => {
+                if !lean.is_finite() {
+                    return Err(PrefsError::NonFinite);
+                }
+                self.set_lean(context.as_ref(), *dimension, *lean, *source);
+            }
+            Observation::Clear { context, dimension } => self.clear(context.as_ref(), *dimension),
+            Observation::Note { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// The person's weights in `context` (global plus the context's offset), with pending
+    /// forgetting applied.
+    pub fn weights(&self, context: Option<&ContextKey>) -> Weights {
+        let mut mean = self.global.mean();
+        let mut variance = self.global.variance();
+        if let Some(offset) = self.offset(context) {
+            for i in 0..mean.len() {
+                mean[i] += offset.mean[i];
+                variance[i] += offset.variance[i];
+            }
+        }
+        Weights { mean, variance }
+    }
+
+    /// The person's utility of an answer in `context` (posterior mean).
+    pub fn utility(
+        &self,
+        answer: &FeatureVector,
+        context: Option<&ContextKey>,
+    ) -> Result<f64, PrefsError> {
+        let x = self.dense(answer)?;
+        let w = self.weights(context);
+        Ok(w.mean.iter().zip(&x).map(|(a, b)| a * b).sum())
+    }
+
+    /// P(the person prefers `a` to `b`) in `context`, with uncertainty (including the
+    /// covariance between style weights) folded in.
+    pub fn prefer_probability(
+        &self,
+        a: &FeatureVector,
+        b: &FeatureVector,
+        context: Option<&ContextKey>,
+    ) -> Result<f64, PrefsError> {
+        let (xa, xb) = (self.dense(a)?, self.dense(b)?);
+        let d: Vec<f64> = xa.iter().zip(&xb).map(|(a, b)| a - b).collect();
+        let p = self.global.predictor(&d);
+        let (mut mean, mut variance) = (p.mean, p.variance);
+        if let Some(offset) = self.offset(context) {
+            let (m, v) = offset.predictor(&d);
+            mean += m;
+            variance += v;
+        }
+        Ok(gaussian::moderated_probability(mean, variance))
+    }
+
+    /// The context offset in effect: the person's own (with pending forgetting), else the
+    /// population's for a context the person has not used, else none.
+    fn offset(&self, context: Option<&ContextKey>) -> Option<DiagGaussian> {
+        let c = context?;
+        if let Some(state) = self.contexts.get(c.as_str()) {
+            let mut offset = state.posterior.clone();
+            offset.decay_toward(&state.prior, self.pending_decay(state));
+            return Some(offset);
+        }
+        let mean = self.population.context_mean.get(c.as_str())?;
+        let variance = (0..mean.len())
+            .map(|i| self.context_prior_variance(i))
+            .collect();
+        Some(DiagGaussian::new(mean.clone(), variance))
+    }
+
+    /// Prior variance of feature `i` of a context offset: the population's estimate when it
+    /// has one, else `context_variance` × the global prior variance.
+    fn context_prior_variance(&self, i: usize) -> f64 {
+        match self.population.context_variance.get(i) {
+            Some(&v) => v,
+            None => self.population.variance[i] * self.config.context_variance,
+        }
+    }
+
+    /// The posterior of the person's offset in `context` (mean and variance per feature),
+    /// with pending forgetting applied; `None` for a context the person has not used.
+    pub fn context_offset(&self, context: &ContextKey) -> Option<Weights> {
+        let state = self.contexts.get(context.as_str())?;
+        let mut offset = state.posterior.clone();
+        offset.decay_toward(&state.prior, self.pending_decay(state));
+        Some(Weights {
+            mean: offset.mean,
+            variance: offset.variance,
+        })
+    }
+
+    /// How far the person leans on `dimension` in `context`: the mean weight of the
+    /// dimension's features (log-odds per unit of feature) and its standard deviation.
+    pub fn lean(&self, dimension: Dimension, context: Option<&ContextKey>) -> (f64, f64) {
+        lean_of(&self.weights(context), dimension)
+    }
+
+    /// The population's lean on `dimension` (what a new person starts from).
+    pub fn population_lean(&self, dimension: Dimension) -> f64 {
+        let idx: Vec<usize> = StyleFeature::indices_of(dimension).collect();
+        idx.iter().map(|&i| self.population.mean[i]).sum::<f64>() / idx.len() as f64
+    }
+
+    /// Learning events that carried evidence about `dimension`: all of them globally, or those
+    /// in `context` when one is given.
+    pub fn evidence(&self, dimension: Dimension, context: Option<&ContextKey>) -> u32 {
+        let k = dim_index(dimension);
+        match context {
+            Some(c) => self.contexts.get(c.as_str()).map_or(0, |s| s.evidence[k]),
+            None => self.evidence[k],
+        }
+    }
+
+    /// Who set `dimension` last in `context`: a statement or an edit by the person, else
+    /// learned (when there is evidence) or the population.
+    pub fn source(&self, dimension: Dimension, context: Option<&ContextKey>) -> Source {
+        let pinned = context
+            .and_then(|c| self.contexts.get(c.as_str()))
+            .and_then(|s| s.pins.get(&dimension))
+            .or_else(|| self.pins.get(&dimension));
+        match pinned {
+            Some(&s) => s,
+            None if self.evidence(dimension, None) > 0 => Source::Learned,
+            None => Source::Population,
+        }
+    }
+
+    /// The covariance of the person's global style weights (row-major, 12 × 12).
+    pub fn style_covariance(&self) -> Vec<f64> {
+        self.global.style.cov.clone()
+    }
+
+    /// Context keys the person has given feedback in, in order.
+    pub fn contexts(&self) -> impl Iterator<Item = &str> {
+        self.contexts.keys().map(String::as_str)
+    }
+
+    fn dense(&self, x: &FeatureVector) -> Result<Vec<f64>, PrefsError> {
+        let n = self.population.len();
+        let embedding_dim = n - STYLE_FEATURES;
+        if !x.embedding.is_empty() && x.embedding.len() != embedding_dim {
+            return Err(PrefsError::EmbeddingLength {
+                expected: embedding_dim,
+                got: x.embedding.len(),
+            });
+        }
+        let mut v = Vec::with_capacity(n);
+        v.extend_from_slice(&x.style);
+        v.extend(x.embedding.iter().map(|&e| f64::from(e)));
+        v.resize(n, 0.0);
+        if v.iter().any(|e| !e.is_finite()) {
+            return Err(PrefsError::NonFinite);
+        }
+        Ok(v)
+    }
+
+    fn pending_decay(&self, state: &ContextState) -> f64 {
+        let gap = self
+            .step
+            .saturating_sub(state.seen_step)
+            .min(i32::MAX as u64) as i32;
+        self.config.decay_per_event.powi(gap)
+    }
+}
+
+fn check_weight(weight: f64) -> Result<(), PrefsError> {
+    if weight.is_finite() && weight > 0.0 && weight <= 4.0 {
+        Ok(())
+    } else {
+        Err(PrefsError::NonFinite)
+    }
+}
+
+/// Position of `dimension` in [`Dimension::ALL`].
+pub(crate) fn dim_index(dimension: Dimension) -> usize {
+    Dimension::ALL
+        .iter()
+        .position(|&d| d == dimension)
+        .expect("Dimension::ALL lists every dimension")
+}
+
+fn lean_of(w: &Weights, dimension: Dimension) -> (f64, f64) {
+    let idx: Vec<usize> = StyleFeature::indices_of(dimension).collect();
+    let n = idx.len() as f64;
+    let mean = idx.iter().map(|&i| w.mean[i]).sum::<f64>() / n;
+    let variance = idx.iter().map(|&i| w.variance[i]).sum::<f64>() / (n * n);
+    (mean, variance.sqrt())
+}

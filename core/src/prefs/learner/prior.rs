@@ -1,0 +1,154 @@
+//! Where a person starts: the [`PopulationPrior`] — the population's weights, how far and in
+//! which directions people spread around them (a full covariance over the style block, ADR
+//! 0034), the typical answer a rating is judged against, and the population's context offsets.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::prefs::features::{FeatureVector, STYLE_FEATURES};
+use crate::prefs::full_gaussian::cholesky;
+use crate::prefs::PrefsError;
+
+/// Where a person starts: the population's weights, how far people spread around them, the
+/// typical answer a rating is judged against, and the population's offset per context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PopulationPrior {
+    /// Mean weight per feature (style block, then embedding block).
+    pub mean: Vec<f64>,
+    /// Variance per feature: how much people differ from the population.
+    pub variance: Vec<f64>,
+    /// Covariance of the style block (row-major, 12 × 12), the directions in which people
+    /// differ together; its diagonal must equal the style part of `variance`. Empty: the
+    /// style features vary independently (diagonal `variance`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub style_covariance: Vec<f64>,
+    /// Features of a typical answer (what "thumbs up" is relative to).
+    pub reference: Vec<f64>,
+    /// Prior variance per feature of a person's context offset: how far people's tastes in a
+    /// context differ from their global taste. Empty: `context_variance` × `variance`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context_variance: Vec<f64>,
+    /// The population's offset per context key.
+    #[serde(default)]
+    pub context_mean: BTreeMap<String, Vec<f64>>,
+}
+
+impl PopulationPrior {
+    /// Prior variance of a style weight in the neutral prior.
+    pub const NEUTRAL_STYLE_VARIANCE: f64 = 4.0;
+    /// Prior variance of an embedding weight in the neutral prior.
+    pub const NEUTRAL_EMBEDDING_VARIANCE: f64 = 0.25;
+
+    /// The prior an app uses without population data: no preference, wide uncertainty.
+    pub fn neutral(embedding_dim: usize) -> Self {
+        let n = STYLE_FEATURES + embedding_dim;
+        let mut variance = vec![Self::NEUTRAL_EMBEDDING_VARIANCE; n];
+        variance[..STYLE_FEATURES].fill(Self::NEUTRAL_STYLE_VARIANCE);
+        let mut reference = vec![0.0; n];
+        reference[..STYLE_FEATURES].copy_from_slice(&typical_answer().style);
+        Self {
+            mean: vec![0.0; n],
+            variance,
+            style_covariance: Vec::new(),
+            context_variance: Vec::new(),
+            reference,
+            context_mean: BTreeMap::new(),
+        }
+    }
+
+    /// Features per answer this prior is for.
+    pub fn len(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Whether the prior has no features (never true for a valid prior).
+    pub fn is_empty(&self) -> bool {
+        self.mean.is_empty()
+    }
+
+    /// The style block's covariance (row-major, 12 × 12): `style_covariance`, or the
+    /// diagonal of `variance` when that is empty.
+    pub fn style_cov(&self) -> Vec<f64> {
+        if !self.style_covariance.is_empty() {
+            return self.style_covariance.clone();
+        }
+        let n = STYLE_FEATURES;
+        let mut cov = vec![0.0; n * n];
+        for i in 0..n {
+            cov[i * n + i] = self.variance[i];
+        }
+        cov
+    }
+
+    pub(crate) fn validate(&self, cap: f64) -> Result<(), PrefsError> {
+        let n = self.mean.len();
+        if n < STYLE_FEATURES || self.variance.len() != n || self.reference.len() != n {
+            return Err(PrefsError::InvalidPrior(
+                "vectors must share one length >= 12",
+            ));
+        }
+        if !self.context_variance.is_empty()
+            && (self.context_variance.len() != n
+                || self
+                    .context_variance
+                    .iter()
+                    .any(|v| !v.is_finite() || *v < 0.0))
+        {
+            return Err(PrefsError::InvalidPrior(
+                "context variances must match the length and be finite and >= 0",
+            ));
+        }
+        if self.context_mean.values().any(|m| m.len() != n) {
+            return Err(PrefsError::InvalidPrior(
+                "context offsets must match the length",
+            ));
+        }
+        let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+        if !finite(&self.mean) || !finite(&self.reference) || !finite(&self.variance) {
+            return Err(PrefsError::InvalidPrior("values must be finite"));
+        }
+        if self.variance.iter().any(|&v| v < 0.0) {
+            return Err(PrefsError::InvalidPrior("variances must be >= 0"));
+        }
+        if !self.style_covariance.is_empty() {
+            let c = &self.style_covariance;
+            let k = STYLE_FEATURES;
+            if c.len() != k * k || !finite(c) {
+                return Err(PrefsError::InvalidPrior(
+                    "the style covariance must be 12 x 12 and finite",
+                ));
+            }
+            let symmetric =
+                (0..k).all(|i| (0..i).all(|j| (c[i * k + j] - c[j * k + i]).abs() <= 1e-9));
+            let diagonal = (0..k).all(|i| (c[i * k + i] - self.variance[i]).abs() <= 1e-9);
+            let mut ridged = c.clone();
+            let scale = 1.0 + (0..k).map(|i| c[i * k + i]).fold(0.0, f64::max);
+            for i in 0..k {
+                ridged[i * k + i] += 1e-9 * scale;
+            }
+            if !symmetric || !diagonal || cholesky(&ridged, k).is_none() {
+                return Err(PrefsError::InvalidPrior(
+                    "the style covariance must be symmetric, positive semi-definite and match the variances",
+                ));
+            }
+        }
+        let within = |v: &[f64]| v.iter().all(|x| x.abs() <= cap);
+        if !within(&self.mean) || !self.context_mean.values().all(|m| within(m) && finite(m)) {
+            return Err(PrefsError::InvalidPrior(
+                "means must lie within the mean cap",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The features of a plain, medium-length prose answer: the default rating reference.
+pub(crate) fn typical_answer() -> FeatureVector {
+    crate::prefs::features::extract(
+        "Bread rises because yeast ferments the sugars in the dough and releases gas. \
+         Knead it until it is smooth, let it rest somewhere warm for about an hour, \
+         then shape it and bake it until the crust is golden. A longer, cooler rise \
+         gives more flavour.",
+    )
+}

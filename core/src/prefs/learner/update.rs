@@ -1,0 +1,147 @@
+//! One learning event: forgetting, the assumed-density update of the global belief and the
+//! context offset together, evidence counting, caps, the rating reference and change
+//! detection (ADR 0030, 0031, 0034).
+
+use crate::prefs::features::StyleFeature;
+use crate::prefs::feedback::ContextKey;
+use crate::prefs::gaussian::{self, DiagGaussian};
+use crate::safety::personalization::Dimension;
+
+use super::{dim_index, ContextState, Learner};
+use std::collections::BTreeMap;
+
+/// How many answers the rating reference averages over (a moving average beyond this).
+const REFERENCE_WINDOW: f64 = 50.0;
+/// A feature difference below this does not count as evidence about its dimension.
+const EVIDENCE_THRESHOLD: f64 = 0.05;
+/// How much of the accumulated surprise carries over to the next event.
+const SURPRISE_MEMORY: f64 = 0.8;
+/// Events after a detected change during which no further change is detected, so the
+/// evidence about the new taste is not thrown away again.
+const QUIET_EVENTS: u64 = 12;
+
+impl Learner {
+    /// Learn from "`d` won" (a winner-minus-loser feature difference) in `context`.
+    pub(super) fn learn(&mut self, context: Option<&ContextKey>, d: &[f64], weight: f64) {
+        self.step += 1;
+        let gamma = self.config.decay_per_event;
+        let cap = self.config.mean_cap;
+        self.global.decay_toward(&self.prior, gamma);
+        let floor: Vec<f64> = self
+            .population
+            .variance
+            .iter()
+            .map(|v| v * self.config.variance_floor)
+            .collect();
+        let touched: Vec<usize> = Dimension::ALL
+            .into_iter()
+            .filter(|&dim| StyleFeature::indices_of(dim).any(|i| d[i].abs() > EVIDENCE_THRESHOLD))
+            .map(dim_index)
+            .collect();
+        for &k in &touched {
+            self.evidence[k] += 1;
+        }
+        if let Some(c) = context {
+            self.ensure_context(c);
+            let factor = self.pending_decay(&self.contexts[c.as_str()]);
+            let step = self.step;
+            let state = self
+                .contexts
+                .get_mut(c.as_str())
+                .expect("ensure_context inserted the context");
+            state.posterior.decay_toward(&state.prior, factor);
+            state.seen_step = step;
+            for &k in &touched {
+                state.evidence[k] += 1;
+            }
+        }
+        let mut predicted = None;
+        let mut left = weight;
+        while left > 0.0 {
+            let mut offset = context.and_then(|c| self.contexts.get_mut(c.as_str()));
+            let p = self.global.predictor(d);
+            let (mut mean, mut variance) = (p.mean, p.variance);
+            if let Some(state) = offset.as_deref() {
+                let (m, v) = state.posterior.predictor(d);
+                mean += m;
+                variance += v;
+            }
+            let (prob, a, b) = gaussian::adf_gains(mean, variance);
+            let step = left.min(1.0);
+            self.global.apply(d, &p, a, b, step);
+            if let Some(state) = offset.as_deref_mut() {
+                state.posterior.apply(d, a, b, step);
+            }
+            predicted.get_or_insert(prob);
+            left -= 1.0;
+        }
+        if let Some(state) = context.and_then(|c| self.contexts.get_mut(c.as_str())) {
+            let ctx_floor: Vec<f64> = state
+                .prior
+                .variance
+                .iter()
+                .map(|v| v * self.config.variance_floor)
+                .collect();
+            state.posterior.enforce_caps(&ctx_floor, cap);
+        }
+        self.global.enforce_caps(&floor, cap);
+        if let Some(p) = predicted {
+            self.detect_change(context, p, weight.min(1.0));
+        }
+    }
+
+    /// CUSUM on surprise: each event adds its log-loss minus the loss the model expects of
+    /// itself (its entropy). A run of events the model finds too surprising means the taste
+    /// changed; then old evidence is forgotten faster and the statistic restarts.
+    fn detect_change(&mut self, context: Option<&ContextKey>, p: f64, weight: f64) {
+        if self.config.change_threshold <= 0.0 {
+            return;
+        }
+        let p = p.clamp(1e-6, 1.0 - 1e-6);
+        let entropy = -(p * p.ln() + (1.0 - p) * (1.0 - p).ln());
+        let excess = weight * (-p.ln() - entropy);
+        self.surprise = (self.surprise * SURPRISE_MEMORY + excess).max(0.0);
+        if self.surprise > self.config.change_threshold && self.step >= self.quiet_until {
+            self.surprise = 0.0;
+            self.quiet_until = self.step + QUIET_EVENTS;
+            let forget = self.config.change_forget;
+            self.global.decay_toward(&self.prior, forget);
+            if let Some(state) = context.and_then(|c| self.contexts.get_mut(c.as_str())) {
+                state.posterior.decay_toward(&state.prior, forget);
+            }
+        }
+    }
+
+    pub(super) fn ensure_context(&mut self, context: &ContextKey) {
+        if self.contexts.contains_key(context.as_str()) {
+            return;
+        }
+        let n = self.population.len();
+        let mean = self
+            .population
+            .context_mean
+            .get(context.as_str())
+            .cloned()
+            .unwrap_or_else(|| vec![0.0; n]);
+        let variance: Vec<f64> = (0..n).map(|i| self.context_prior_variance(i)).collect();
+        let prior = DiagGaussian::new(mean, variance);
+        self.contexts.insert(
+            context.as_str().to_string(),
+            ContextState {
+                posterior: prior.clone(),
+                prior,
+                seen_step: self.step,
+                evidence: [0; 7],
+                pins: BTreeMap::new(),
+            },
+        );
+    }
+
+    pub(super) fn absorb_reference(&mut self, x: &[f64]) {
+        let n = self.reference_count;
+        for (r, v) in self.reference.iter_mut().zip(x) {
+            *r = (*r * n + v) / (n + 1.0);
+        }
+        self.reference_count = (n + 1.0).min(REFERENCE_WINDOW);
+    }
+}

@@ -1,17 +1,18 @@
 //! `keel chat`: a REPL that streams answers (`/quit`, `/reset`), or one shot with `--prompt`.
-//! Ctrl-C during an answer cancels that answer and the REPL stays usable; Ctrl-C at the
-//! prompt leaves.
+//! Every answer passes the safety bundle's gate (the default bundle unless --bundle/--root or
+//! --developer-mode). Ctrl-C during an answer cancels that answer and the REPL stays usable;
+//! Ctrl-C at the prompt leaves.
 
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 
-use keel::engine::{
-    CancelHandle, ChatMessage, Engine, GenerationParams, GenerationReport, StreamEvent,
-};
+use keel::engine::{CancelHandle, ChatMessage, GenerationParams};
+use keel::runtime::{GatedChat, TurnEvent, TurnReport};
 
 use crate::engine_args::{self, EngineArgs, SamplingArgs};
 use crate::error::CliError;
 use crate::globals::Globals;
+use crate::safety_args::SafetyArgs;
 
 /// `keel chat` arguments.
 #[derive(Debug, clap::Args)]
@@ -26,6 +27,8 @@ pub struct ChatArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub safety: SafetyArgs,
 }
 
 /// The generation Ctrl-C should cancel, if one is streaming.
@@ -36,14 +39,16 @@ pub fn run(args: ChatArgs, g: &Globals) -> Result<(), CliError> {
     let params = args.sampling.params();
     params.validate()?;
     let model = engine_args::resolve_model(g)?;
-    let engine = engine_args::load_engine(&model, &args.engine)?;
+    let chat = args
+        .safety
+        .gated(engine_args::load_engine(&model, &args.engine)?)?;
     let mut conversation: Vec<ChatMessage> = args.system.iter().map(ChatMessage::system).collect();
 
     if let Some(prompt) = args.prompt {
         conversation.push(ChatMessage::user(prompt));
         let current: Current = Arc::default();
         install_ctrl_c(current.clone())?;
-        let (text, report) = stream_answer(&engine, conversation, &params, &current, !g.json)?;
+        let (text, report) = stream_answer(&chat, conversation, &params, &current, !g.json)?;
         if g.json {
             println!("{}", serde_json::json!({"text": text, "report": report}));
         }
@@ -69,7 +74,7 @@ pub fn run(args: ChatArgs, g: &Globals) -> Result<(), CliError> {
             "/quit" | "/exit" => break,
             "/reset" => {
                 conversation.retain(|m| m.role == keel::engine::Role::System);
-                engine.reset_cache()?;
+                chat.engine().reset_cache()?;
                 eprintln!("(conversation cleared)");
                 continue;
             }
@@ -81,20 +86,9 @@ pub fn run(args: ChatArgs, g: &Globals) -> Result<(), CliError> {
         }
         let mut attempt = conversation.clone();
         attempt.push(ChatMessage::user(line));
-        match stream_answer(&engine, attempt.clone(), &params, &current, true) {
+        match stream_answer(&chat, attempt.clone(), &params, &current, true) {
             Ok((text, report)) => {
-                eprintln!(
-                    "[{} tokens, {:.1} tok/s, {} of {} prompt tokens reused{}]",
-                    report.generated_tokens,
-                    report.decode_tok_s,
-                    report.reused_tokens,
-                    report.prompt_tokens,
-                    if report.finish == keel::engine::FinishReason::Cancelled {
-                        ", cancelled"
-                    } else {
-                        ""
-                    }
-                );
+                eprintln!("{}", status_line(&report));
                 conversation = attempt;
                 conversation.push(ChatMessage::assistant(text));
             }
@@ -115,31 +109,59 @@ fn install_ctrl_c(current: Current) -> Result<(), CliError> {
     .map_err(|e| CliError::Usage(format!("could not install the Ctrl-C handler: {e}")))
 }
 
-/// Stream one answer to stdout (when `print`), returning its text and report.
+/// One line about a finished turn, for stderr.
+fn status_line(report: &TurnReport) -> String {
+    let gate = format!(
+        "gate: {}{}",
+        report.verdict.as_str(),
+        if report.bundle.developer_mode {
+            " (developer mode: nothing checked)"
+        } else {
+            ""
+        }
+    );
+    match &report.generation {
+        Some(g) => format!(
+            "[{} tokens, {:.1} tok/s, {} of {} prompt tokens reused{}; {gate}]",
+            g.generated_tokens,
+            g.decode_tok_s,
+            g.reused_tokens,
+            g.prompt_tokens,
+            if g.finish == keel::engine::FinishReason::Cancelled {
+                ", cancelled"
+            } else {
+                ""
+            }
+        ),
+        None => format!("[nothing generated; {gate}]"),
+    }
+}
+
+/// Stream one gated answer to stdout (when `print`), returning what was shown and the report.
 fn stream_answer(
-    engine: &Engine,
+    chat: &GatedChat,
     messages: Vec<ChatMessage>,
     params: &GenerationParams,
     current: &Current,
     print: bool,
-) -> Result<(String, GenerationReport), CliError> {
-    let mut generation = engine.generate(messages, params.clone())?;
+) -> Result<(String, TurnReport), CliError> {
+    let mut turn = chat.chat(messages, params.clone())?;
     if let Ok(mut c) = current.lock() {
-        *c = Some(generation.cancel_handle());
+        *c = turn.cancel_handle();
     }
     let mut text = String::new();
     let mut stdout = std::io::stdout();
     let result = loop {
-        match generation.next_blocking() {
-            Some(StreamEvent::Chunk(chunk)) => {
+        match turn.next_blocking() {
+            Some(TurnEvent::Chunk(chunk)) => {
                 if print {
                     let _ = stdout.write_all(chunk.as_bytes());
                     let _ = stdout.flush();
                 }
                 text.push_str(&chunk);
             }
-            Some(StreamEvent::Done(report)) => break Ok(report),
-            Some(StreamEvent::Failed(e)) => break Err(e.into()),
+            Some(TurnEvent::Done(report)) => break Ok(*report),
+            Some(TurnEvent::Failed(e)) => break Err(CliError::Keel(e)),
             None => break Err(CliError::Keel(keel::engine::EngineError::WorkerGone.into())),
         }
     };

@@ -11,6 +11,8 @@ mod eval_cmd;
 mod globals;
 mod model_cmd;
 mod progress;
+mod safety_args;
+mod status_cmd;
 mod store_cmd;
 
 use std::path::PathBuf;
@@ -48,6 +50,8 @@ enum Command {
     Demo(demo_cmd::DemoArgs),
     /// Chat with the local model (a REPL that streams; --prompt for one shot).
     Chat(chat_cmd::ChatArgs),
+    /// Show the model, the safety bundle and its signing root, and the store in use.
+    Status(status_cmd::StatusArgs),
     /// Fetch or describe the model file.
     #[command(subcommand)]
     Model(model_cmd::ModelCmd),
@@ -105,6 +109,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo(a) => demo_cmd::run(a, &g),
         Command::Chat(a) => chat_cmd::run(a, &g),
+        Command::Status(a) => status_cmd::run(a, &g),
         Command::Model(c) => model_cmd::run(c, &g),
         Command::Eval(c) => eval_cmd::run(c, &g),
         Command::Bench(a) => bench_cmd::run(a, &g),

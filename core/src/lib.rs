@@ -7,6 +7,9 @@
 //! - [`store`]: the encrypted on-device store;
 //! - [`safety`]: the signed rule bundle, normalization, the streaming gate and the
 //!   personalization envelope;
+//! - [`prefs`]: feedback, style features, the per-person preference learner, the profile and
+//!   conditioning;
+//! - [`runtime`]: one chat turn through the gate (the façade grows here);
 //! - [`bench`]: measurements that `keel bench` prints;
 //! - [`error`]: the crate's one public [`Error`].
 //!
@@ -18,6 +21,7 @@ pub mod error;
 pub mod home;
 pub mod model_fetch;
 pub mod prefs;
+pub mod runtime;
 pub mod safety;
 pub mod store;
 

@@ -195,18 +195,4 @@ mod tests {
         }
         assert!(!dir.path().join("bench-sealed.db").exists());
     }
-
-    /// Prints the figures for docs/BENCHMARKS.md:
-    /// `cargo test --release -p keel --lib bench::store::tests::figures -- --ignored --nocapture`
-    #[test]
-    #[ignore = "a measurement, not a check; run by hand"]
-    fn figures() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let n = std::env::var("KEEL_STORE_BENCH_ITERATIONS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(2000);
-        let b = measure(dir.path(), n).expect("bench");
-        println!("{}", serde_json::to_string(&b).expect("json"));
-    }
 }

@@ -248,7 +248,7 @@ impl Store {
         passphrase: &SecretString,
         data: &[u8],
     ) -> Result<ImportSummary, StoreError> {
-        super::check_user(user)?;
+        super::users::check_user(user)?;
         if data.len() < HEADER_LEN || &data[..8] != MAGIC {
             return Err(StoreError::NotAnExport);
         }
@@ -297,10 +297,11 @@ impl Store {
         let tx = inner
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (uid, fresh) = super::ensure_user(&tx, inner.master.as_ref(), &inner.keys, user)?;
+        let (uid, fresh) =
+            super::users::ensure_user(&tx, inner.master.as_ref(), &inner.keys, user)?;
         let ukeys = match &fresh {
             Some(k) => k,
-            None => super::user_keys(&tx, inner.master.as_ref(), &mut inner.users, uid)?,
+            None => super::users::user_keys(&tx, inner.master.as_ref(), &mut inner.users, uid)?,
         };
         for (e, body) in &events {
             let ev = NewEvent {
@@ -309,15 +310,15 @@ impl Store {
                 context: e.context.as_deref(),
                 body,
             };
-            super::insert_event(&tx, ukeys, uid, &ev, e.at_ms)?;
+            super::events::insert_event(&tx, ukeys, uid, &ev, e.at_ms)?;
         }
         for (t, body) in &turns {
-            super::write_turn(&tx, ukeys, uid, &t.turn_id, t.at_ms, body)?;
+            super::turns::write_turn(&tx, ukeys, uid, &t.turn_id, t.at_ms, body)?;
         }
         if let Some((at_ms, body)) = &profile {
-            super::write_profile(&tx, ukeys, uid, *at_ms, body)?;
+            super::profiles::write_profile(&tx, ukeys, uid, *at_ms, body)?;
         }
-        super::write_audit(&tx, ukeys, uid, "profile imported")?;
+        super::audit::write_audit(&tx, ukeys, uid, "profile imported")?;
         tx.commit()?;
         if let Some(k) = fresh {
             inner.users.insert(uid, k);

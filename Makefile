@@ -32,7 +32,7 @@ lint: setup
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
 
 unit: setup
-	$(CARGO) test --release --locked --workspace
+	$(CARGO) test --release --locked --workspace --no-fail-fast
 
 bench: build model
 	$(KEEL) bench --json

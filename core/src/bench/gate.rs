@@ -298,17 +298,6 @@ pub fn run() -> Result<GateBench, SafetyError> {
 
 #[cfg(test)]
 mod tests {
-    /// `cargo test --release -p keel --lib bench::gate -- --ignored --nocapture`
-    #[test]
-    #[ignore = "a measurement, not a test; takes a few seconds"]
-    fn print_gate_bench() {
-        let bench = super::run().expect("bench runs");
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&bench).expect("serializes")
-        );
-    }
-
     #[test]
     fn the_bench_bundle_compiles_and_gates() {
         let text = super::english(10_000);

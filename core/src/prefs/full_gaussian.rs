@@ -88,8 +88,8 @@ impl FullGaussian {
         let mut inv_sigma = vec![0.0; n * n];
         let mut column = vec![0.0; n];
         for j in 0..n {
-            for i in 0..n {
-                column[i] = self.cov[i * n + j];
+            for (i, slot) in column.iter_mut().enumerate() {
+                *slot = self.cov[i * n + j];
             }
             let x = solve(&chol, &column, n);
             for i in 0..n {
@@ -135,10 +135,10 @@ impl FullGaussian {
     /// ±`cap`.
     pub fn enforce_caps(&mut self, floor: &[f64], cap: f64) {
         let n = self.len();
-        for i in 0..n {
+        for (i, &min) in floor.iter().enumerate().take(n) {
             let v = self.variance(i);
-            if v > 0.0 && v < floor[i] {
-                let s = (floor[i] / v).sqrt();
+            if v > 0.0 && v < min {
+                let s = (min / v).sqrt();
                 for j in 0..n {
                     self.cov[i * n + j] *= s;
                     self.cov[j * n + i] *= s;

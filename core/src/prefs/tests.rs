@@ -89,6 +89,96 @@ proptest! {
     }
 }
 
+/// A prior whose style block has a full covariance: length and paragraphs vary together,
+/// questions back and warm phrases too (the shape a fitted population prior has).
+fn correlated_prior() -> PopulationPrior {
+    let mut prior = PopulationPrior::neutral(0);
+    let k = STYLE_FEATURES;
+    let mut cov = vec![0.0; k * k];
+    for i in 0..k {
+        cov[i * k + i] = prior.variance[i];
+    }
+    for (a, b) in [(0, 1), (9, 10)] {
+        cov[a * k + b] = 0.8 * prior.variance[a];
+        cov[b * k + a] = 0.8 * prior.variance[a];
+    }
+    prior.style_covariance = cov;
+    prior
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn a_full_covariance_stays_bounded_symmetric_and_positive_and_rebuilds(events in prop::collection::vec(observation(), 0..80)) {
+        let mut l = Learner::new(correlated_prior(), LearnerConfig::default()).expect("valid prior");
+        let k = STYLE_FEATURES;
+        for ev in &events {
+            l.observe(ev).expect("generated observations are valid");
+            let c = l.style_covariance();
+            let cap = l.config().mean_cap;
+            prop_assert!(l.weights(None).mean.iter().all(|m| m.abs() <= cap));
+            for i in 0..k {
+                prop_assert!(c[i * k + i] > 0.0 && c[i * k + i].is_finite());
+                for j in 0..i {
+                    prop_assert!((c[i * k + j] - c[j * k + i]).abs() < 1e-9);
+                    // Positive semi-definite 2 × 2 minors (a necessary condition).
+                    prop_assert!(c[i * k + j].powi(2) <= c[i * k + i] * c[j * k + j] * (1.0 + 1e-9) + 1e-12);
+                }
+            }
+        }
+        let rebuilt = Learner::rebuild(correlated_prior(), LearnerConfig::default(), &events)
+            .expect("valid events");
+        prop_assert_eq!(&l, &rebuilt);
+    }
+}
+
+#[test]
+fn a_covariance_that_is_not_positive_semi_definite_is_rejected() {
+    let mut prior = correlated_prior();
+    let k = STYLE_FEATURES;
+    prior.style_covariance[1] = 10.0 * prior.variance[0];
+    prior.style_covariance[k] = 10.0 * prior.variance[0];
+    assert!(Learner::new(prior, LearnerConfig::default()).is_err());
+    let mut asymmetric = correlated_prior();
+    asymmetric.style_covariance[2] = 0.1;
+    assert!(Learner::new(asymmetric, LearnerConfig::default()).is_err());
+}
+
+#[test]
+fn a_correlated_prior_generalizes_evidence_to_the_related_feature() {
+    let mut l = Learner::new(correlated_prior(), LearnerConfig::default()).expect("valid prior");
+    let mut style = [0.2; STYLE_FEATURES];
+    style[0] = 0.9;
+    let long = FeatureVector {
+        style,
+        embedding: Vec::new(),
+    };
+    let short = FeatureVector {
+        style: [0.2; STYLE_FEATURES],
+        embedding: Vec::new(),
+    };
+    for _ in 0..5 {
+        l.observe(&Observation::Compare {
+            context: None,
+            winner: short.clone(),
+            loser: long.clone(),
+            weight: 1.0,
+        })
+        .expect("valid");
+    }
+    let w = l.weights(None);
+    assert!(
+        w.mean[0] < 0.0 && w.mean[1] < 0.0,
+        "length evidence moves paragraphs too: {:?}",
+        w.mean
+    );
+    assert_eq!(
+        w.mean[5], 0.0,
+        "an uncorrelated feature the answers do not differ on stays put"
+    );
+}
+
 #[test]
 fn the_sealed_state_round_trips_and_keeps_learning_alike() {
     let mut l = learner();

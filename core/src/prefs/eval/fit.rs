@@ -1,10 +1,11 @@
 //! Fitting from many people's choices: the aggregated baseline (one Bradley–Terry model for
 //! everybody, fitted to convergence by Newton's method — the best an "average user" model can
 //! do with these features and contexts) and the population prior the personal learners start
-//! from and shrink toward (ADR 0031). How far people may move from the population (the prior
-//! variance) is chosen on held-back training choices, never on test choices; a variance of 0
-//! is among the candidates, so when personalizing does not pay, the learners fall back to the
-//! aggregated model exactly.
+//! from and shrink toward (ADR 0031, 0034): how far and in which directions people differ
+//! from the population (a full style covariance and context-offset variances, estimated by
+//! empirical Bayes from the training choices), scaled by a multiplier chosen on held-back
+//! training choices, never on test choices; a multiplier of 0 is among the candidates, so when
+//! personalizing does not pay, the learners fall back to the aggregated model exactly.
 
 use std::collections::BTreeMap;
 
@@ -287,6 +288,13 @@ pub fn spread(prior: &PopulationPrior, people: &[&[Choice]], config: &LearnerCon
     if people.is_empty() {
         return tau;
     }
+    // Each person's choices here are one taste: estimate the spread without forgetting or
+    // change detection, which would inflate the posterior variances and bias the estimate.
+    let config = &LearnerConfig {
+        decay_per_event: 1.0,
+        change_threshold: 0.0,
+        ..config.clone()
+    };
     for _ in 0..SPREAD_ITERATIONS {
         let current = PopulationPrior {
             variance: tau.variance.clone(),

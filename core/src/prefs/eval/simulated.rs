@@ -193,15 +193,3 @@ fn recovery(config: &SimConfig, prior: &PopulationPrior, report: &mut SimReport)
             .position(|&a| a >= config.recovery_threshold);
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    #[ignore = "prints the full-size report; run with --ignored"]
-    fn print_standard_report() {
-        let r = evaluate(&SimConfig::standard(7));
-        println!("{}", serde_json::to_string_pretty(&r).expect("serializes"));
-    }
-}

@@ -14,7 +14,8 @@ pub struct LearnerConfig {
     pub mean_cap: f64,
     /// Minimum variance as a share of the prior variance (keeps every weight learnable).
     pub variance_floor: f64,
-    /// Prior variance of a context offset as a share of the global prior variance.
+    /// Prior variance of a context offset as a share of the global prior variance, where the
+    /// prior carries no fitted context variance (`PopulationPrior::context_variance`).
     pub context_variance: f64,
     /// Prior variance of a stated dimension as a share of the population's.
     pub statement_variance: f64,

@@ -58,7 +58,7 @@ impl Learner {
         let mut predicted = None;
         let mut left = weight;
         while left > 0.0 {
-            let mut offset = context.and_then(|c| self.contexts.get_mut(c.as_str()));
+            let offset = context.and_then(|c| self.contexts.get_mut(c.as_str()));
             let p = self.global.predictor(d);
             let (mut mean, mut variance) = (p.mean, p.variance);
             if let Some(state) = offset.as_deref() {
@@ -69,12 +69,18 @@ impl Learner {
             let (prob, a, b) = gaussian::adf_gains(mean, variance);
             let step = left.min(1.0);
             self.global.apply(d, &p, a, b, step);
-            if let Some(state) = offset.as_deref_mut() {
+            if let Some(state) = offset {
                 state.posterior.apply(d, a, b, step);
             }
             predicted.get_or_insert(prob);
             left -= 1.0;
         }
+        if let Some(p) = predicted {
+            self.detect_change(context, p, weight.min(1.0));
+        }
+        // Last, so that forgetting on a detected change (which, with a full covariance, can
+        // move a single coordinate outward) is capped too.
+        self.global.enforce_caps(&floor, cap);
         if let Some(state) = context.and_then(|c| self.contexts.get_mut(c.as_str())) {
             let ctx_floor: Vec<f64> = state
                 .prior
@@ -83,10 +89,6 @@ impl Learner {
                 .map(|v| v * self.config.variance_floor)
                 .collect();
             state.posterior.enforce_caps(&ctx_floor, cap);
-        }
-        self.global.enforce_caps(&floor, cap);
-        if let Some(p) = predicted {
-            self.detect_change(context, p, weight.min(1.0));
         }
     }
 

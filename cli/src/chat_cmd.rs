@@ -2,17 +2,29 @@
 //! Every answer passes the safety bundle's gate (the default bundle unless --bundle/--root or
 //! --developer-mode). Ctrl-C during an answer cancels that answer and the REPL stays usable;
 //! Ctrl-C at the prompt leaves.
+//!
+//! With `--user U` (and optionally `--context C`) answers are personalized from U's learned
+//! preferences in the encrypted store (passphrase from KEEL_PASSPHRASE or a prompt), each turn
+//! gets an id for `keel feedback`, and the REPL gains `/up`, `/down`, `/again` (a second
+//! answer, then you pick one), `/why` (what shaped the last answer) and `/profile`.
 
 use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 
 use keel::engine::{CancelHandle, ChatMessage, GenerationParams};
-use keel::runtime::{GatedChat, TurnEvent, TurnReport};
+use keel::prefs::{
+    ContextKey, FeedbackEvent, FeedbackKind, LearnerConfig, PopulationPrior, Shaping, TurnId,
+};
+use keel::runtime::{
+    GatedChat, PersonalChat, PersonalEvent, PersonalReport, TurnEvent, TurnReport,
+};
+use keel::safety::{MemoryRollbackStore, VerifyPolicy};
 
 use crate::engine_args::{self, EngineArgs, SamplingArgs};
 use crate::error::CliError;
 use crate::globals::Globals;
 use crate::safety_args::SafetyArgs;
+use crate::store_cmd::{open_store, personal_error, print_feedback};
 
 /// `keel chat` arguments.
 #[derive(Debug, clap::Args)]
@@ -23,6 +35,12 @@ pub struct ChatArgs {
     /// A system message that opens the conversation.
     #[arg(long)]
     pub system: Option<String>,
+    /// Personalize the answers for this person (their preferences in the encrypted store).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// The context of the conversation (e.g. "work", "cooking"); needs --user.
+    #[arg(long, requires = "user")]
+    pub context: Option<String>,
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]
@@ -34,35 +52,96 @@ pub struct ChatArgs {
 /// The generation Ctrl-C should cancel, if one is streaming.
 type Current = Arc<Mutex<Option<CancelHandle>>>;
 
+/// Who is served: anybody (no store), or one person by their preferences.
+enum Session {
+    Plain(GatedChat),
+    Personal {
+        chat: Box<PersonalChat>,
+        user: String,
+        context: Option<ContextKey>,
+    },
+}
+
+/// One answer as shown, with its reports.
+struct Answer {
+    text: String,
+    report: TurnReport,
+    personal: Option<PersonalReport>,
+}
+
+/// The last personalized answer, for /up, /down, /again and /why.
+struct Last {
+    messages: Vec<ChatMessage>,
+    report: PersonalReport,
+}
+
 /// Run `keel chat`.
 pub fn run(args: ChatArgs, g: &Globals) -> Result<(), CliError> {
     let params = args.sampling.params();
     params.validate()?;
     let model = engine_args::resolve_model(g)?;
-    let chat = args
-        .safety
-        .gated(engine_args::load_engine(&model, &args.engine)?)?;
+    let engine = engine_args::load_engine(&model, &args.engine)?;
+    let session = match &args.user {
+        None => Session::Plain(args.safety.gated(engine)?),
+        Some(user) => {
+            let context = args
+                .context
+                .clone()
+                .map(ContextKey::new)
+                .transpose()
+                .map_err(|e| CliError::Usage(e.to_string()))?;
+            let store = open_store(&g.home, true)?
+                .ok_or_else(|| CliError::Usage("the store could not be created".into()))?;
+            let slot = args
+                .safety
+                .choice()?
+                .load(&VerifyPolicy::now(), &MemoryRollbackStore::default())?;
+            let chat = PersonalChat::new(
+                Arc::new(engine),
+                slot,
+                Arc::new(store),
+                PopulationPrior::neutral(0),
+                LearnerConfig::default(),
+            )
+            .map_err(personal_error)?;
+            Session::Personal {
+                chat: Box::new(chat),
+                user: user.clone(),
+                context,
+            }
+        }
+    };
     let mut conversation: Vec<ChatMessage> = args.system.iter().map(ChatMessage::system).collect();
+    let current: Current = Arc::default();
+    install_ctrl_c(current.clone())?;
 
     if let Some(prompt) = args.prompt {
         conversation.push(ChatMessage::user(prompt));
-        let current: Current = Arc::default();
-        install_ctrl_c(current.clone())?;
-        let (text, report) = stream_answer(&chat, conversation, &params, &current, !g.json)?;
+        let answer = stream_answer(&session, conversation, &params, &current, !g.json)?;
         if g.json {
-            println!("{}", serde_json::json!({"text": text, "report": report}));
+            println!(
+                "{}",
+                serde_json::json!({"text": answer.text, "report": answer.report, "personal": answer.personal})
+            );
+        } else if let Some(p) = &answer.personal {
+            eprintln!("{}", personal_line(p));
         }
         return Ok(());
     }
 
-    let current: Current = Arc::default();
-    install_ctrl_c(current.clone())?;
+    let personal_help = if matches!(session, Session::Personal { .. }) {
+        " /up, /down rate the last answer; /again asks for another; /why, /profile explain;"
+    } else {
+        ""
+    };
     eprintln!(
-        "keel chat: {} — type a message; /reset starts over, /quit leaves.",
+        "keel chat: {} — type a message;{personal_help} /reset starts over, /quit leaves.",
         model.display()
     );
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
+    let mut last: Option<Last> = None;
+    let mut regenerations = 0u32;
     loop {
         eprint!("> ");
         let _ = std::io::stderr().flush();
@@ -74,28 +153,87 @@ pub fn run(args: ChatArgs, g: &Globals) -> Result<(), CliError> {
             "/quit" | "/exit" => break,
             "/reset" => {
                 conversation.retain(|m| m.role == keel::engine::Role::System);
-                chat.engine().reset_cache()?;
+                engine_of(&session).reset_cache()?;
+                last = None;
                 eprintln!("(conversation cleared)");
                 continue;
             }
+            "/up" | "/down" | "/why" | "/profile" | "/again" => {
+                let Session::Personal {
+                    chat,
+                    user,
+                    context,
+                } = &session
+                else {
+                    eprintln!("{line} needs --user: start `keel chat --user NAME`");
+                    continue;
+                };
+                let result = match line {
+                    "/up" | "/down" => rate(chat, user, context, last.as_ref(), line == "/up"),
+                    "/why" => {
+                        why(last.as_ref());
+                        Ok(())
+                    }
+                    "/profile" => show_profile(chat, user, context.as_ref()),
+                    _ => {
+                        regenerations += 1;
+                        again(
+                            chat,
+                            user,
+                            context,
+                            &mut last,
+                            &mut conversation,
+                            &params,
+                            regenerations,
+                            &current,
+                            &mut lines,
+                        )
+                    }
+                };
+                if let Err(e) = result {
+                    eprintln!("keel: error: {e}");
+                }
+                continue;
+            }
             _ if line.starts_with('/') => {
-                eprintln!("unknown command {line}; commands: /reset, /quit");
+                eprintln!(
+                    "unknown command {line}; commands: /reset, /quit{}",
+                    if personal_help.is_empty() {
+                        ""
+                    } else {
+                        ", /up, /down, /again, /why, /profile"
+                    }
+                );
                 continue;
             }
             _ => {}
         }
         let mut attempt = conversation.clone();
         attempt.push(ChatMessage::user(line));
-        match stream_answer(&chat, attempt.clone(), &params, &current, true) {
-            Ok((text, report)) => {
-                eprintln!("{}", status_line(&report));
-                conversation = attempt;
-                conversation.push(ChatMessage::assistant(text));
+        match stream_answer(&session, attempt.clone(), &params, &current, true) {
+            Ok(answer) => {
+                eprintln!("{}", status_line(&answer.report));
+                conversation = attempt.clone();
+                conversation.push(ChatMessage::assistant(answer.text));
+                last = answer.personal.map(|report| {
+                    eprintln!("{}", personal_line(&report));
+                    Last {
+                        messages: attempt,
+                        report,
+                    }
+                });
             }
             Err(e) => eprintln!("keel: error: {e}"),
         }
     }
     Ok(())
+}
+
+fn engine_of(session: &Session) -> &keel::engine::Engine {
+    match session {
+        Session::Plain(chat) => chat.engine(),
+        Session::Personal { chat, .. } => chat.gated().engine(),
+    }
 }
 
 fn install_ctrl_c(current: Current) -> Result<(), CliError> {
@@ -137,39 +275,295 @@ fn status_line(report: &TurnReport) -> String {
     }
 }
 
-/// Stream one gated answer to stdout (when `print`), returning what was shown and the report.
+/// The turn id and what shaped a personalized answer, for stderr.
+fn personal_line(report: &PersonalReport) -> String {
+    let shaped: Vec<String> = report
+        .shaped_by
+        .iter()
+        .map(|s| format!("{} ({})", s.dimension.name(), s.source.describe()))
+        .collect();
+    format!(
+        "[turn {}; shaped by: {}]",
+        report.turn_id.as_str(),
+        if shaped.is_empty() {
+            "nothing yet".to_owned()
+        } else {
+            shaped.join(", ")
+        }
+    )
+}
+
+/// A preference that shaped an answer, in words.
+pub(crate) fn shaping_line(s: &Shaping) -> String {
+    format!(
+        "{}: {:.2} (weight {:+.2}, confidence {:.0}%, {} event{} of evidence, {}) — {}",
+        s.dimension.name().replace('_', " "),
+        s.value,
+        s.weight,
+        s.confidence * 100.0,
+        s.evidence,
+        if s.evidence == 1 { "" } else { "s" },
+        s.source.describe(),
+        s.instruction
+    )
+}
+
+fn why(last: Option<&Last>) {
+    match last {
+        None => eprintln!("(no answer yet)"),
+        Some(l) if l.report.shaped_by.is_empty() => eprintln!(
+            "Nothing shaped turn {}: no preference is confident yet.",
+            l.report.turn_id.as_str()
+        ),
+        Some(l) => {
+            eprintln!("Turn {} was shaped by:", l.report.turn_id.as_str());
+            for s in &l.report.shaped_by {
+                eprintln!("  {}", shaping_line(s));
+            }
+        }
+    }
+}
+
+fn show_profile(
+    chat: &PersonalChat,
+    user: &str,
+    context: Option<&ContextKey>,
+) -> Result<(), CliError> {
+    let profile = chat.profile(user, context).map_err(personal_error)?;
+    for line in profile.describe() {
+        eprintln!("  {line}");
+    }
+    Ok(())
+}
+
+fn rate(
+    chat: &PersonalChat,
+    user: &str,
+    context: &Option<ContextKey>,
+    last: Option<&Last>,
+    up: bool,
+) -> Result<(), CliError> {
+    let Some(last) = last else {
+        eprintln!("(no answer to rate yet)");
+        return Ok(());
+    };
+    let event = FeedbackEvent {
+        turn: last.report.turn_id.clone(),
+        context: context.clone(),
+        kind: FeedbackKind::Rating { up },
+    };
+    let report = chat.feedback(user, &event).map_err(personal_error)?;
+    print_feedback(&report);
+    Ok(())
+}
+
+/// `/again`: a second answer to the same prompt, then the person picks one: a pairwise
+/// choice, plus a regenerate signal against the first answer.
+#[allow(clippy::too_many_arguments)]
+fn again(
+    chat: &PersonalChat,
+    user: &str,
+    context: &Option<ContextKey>,
+    last: &mut Option<Last>,
+    conversation: &mut Vec<ChatMessage>,
+    params: &GenerationParams,
+    n: u32,
+    current: &Current,
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> Result<(), CliError> {
+    let Some(first) = last.take() else {
+        eprintln!("(no answer to regenerate yet)");
+        return Ok(());
+    };
+    let mut params = params.clone();
+    params.sampling.seed = params.sampling.seed.wrapping_add(n);
+    if params.sampling.temperature == 0.0 {
+        params.sampling.temperature = 0.8;
+    }
+    let second = stream_answer_personal(
+        chat,
+        user,
+        context,
+        first.messages.clone(),
+        &params,
+        current,
+    )?;
+    eprintln!("{}", personal_line(&second.1));
+    eprint!(
+        "Which answer do you prefer: 1 (turn {}) or 2 (turn {})? ",
+        first.report.turn_id.as_str(),
+        second.1.turn_id.as_str()
+    );
+    let _ = std::io::stderr().flush();
+    let choice = lines
+        .next()
+        .transpose()
+        .map_err(|e| CliError::io("read the choice", e))?
+        .unwrap_or_default();
+    let (winner, loser): (&TurnId, &TurnId) = match choice.trim() {
+        "1" => (&first.report.turn_id, &second.1.turn_id),
+        "2" => (&second.1.turn_id, &first.report.turn_id),
+        _ => {
+            eprintln!("(no choice recorded; keeping the second answer)");
+            conversation.pop();
+            conversation.push(ChatMessage::assistant(second.0));
+            *last = Some(Last {
+                messages: first.messages,
+                report: second.1,
+            });
+            return Ok(());
+        }
+    };
+    let pairwise = FeedbackEvent {
+        turn: winner.clone(),
+        context: context.clone(),
+        kind: FeedbackKind::Pairwise {
+            other: loser.clone(),
+        },
+    };
+    print_feedback(&chat.feedback(user, &pairwise).map_err(personal_error)?);
+    let regenerate = FeedbackEvent {
+        turn: first.report.turn_id.clone(),
+        context: context.clone(),
+        kind: FeedbackKind::Regenerate,
+    };
+    print_feedback(&chat.feedback(user, &regenerate).map_err(personal_error)?);
+    let keep_second = choice.trim() == "2";
+    if keep_second {
+        conversation.pop();
+        conversation.push(ChatMessage::assistant(second.0));
+    }
+    *last = Some(if keep_second {
+        Last {
+            messages: first.messages,
+            report: second.1,
+        }
+    } else {
+        first
+    });
+    Ok(())
+}
+
+/// Stream one answer to stdout (when `print`), returning what was shown and the reports.
 fn stream_answer(
-    chat: &GatedChat,
+    session: &Session,
     messages: Vec<ChatMessage>,
     params: &GenerationParams,
     current: &Current,
     print: bool,
-) -> Result<(String, TurnReport), CliError> {
-    let mut turn = chat.chat(messages, params.clone())?;
-    if let Ok(mut c) = current.lock() {
-        *c = turn.cancel_handle();
+) -> Result<Answer, CliError> {
+    match session {
+        Session::Plain(chat) => {
+            let mut turn = chat.chat(messages, params.clone())?;
+            set_current(current, turn.cancel_handle());
+            let mut out = Printer::new(print);
+            let result = loop {
+                match turn.next_blocking() {
+                    Some(TurnEvent::Chunk(chunk)) => out.push(&chunk),
+                    Some(TurnEvent::Done(report)) => break Ok(*report),
+                    Some(TurnEvent::Failed(e)) => break Err(CliError::Keel(e)),
+                    None => {
+                        break Err(CliError::Keel(keel::engine::EngineError::WorkerGone.into()))
+                    }
+                }
+            };
+            set_current(current, None);
+            let text = out.finish();
+            result.map(|report| Answer {
+                text,
+                report,
+                personal: None,
+            })
+        }
+        Session::Personal {
+            chat,
+            user,
+            context,
+        } => {
+            let (text, report) =
+                personal_turn(chat, user, context, messages, params, current, print)?;
+            Ok(Answer {
+                text,
+                report: report.turn.clone(),
+                personal: Some(report),
+            })
+        }
     }
-    let mut text = String::new();
-    let mut stdout = std::io::stdout();
+}
+
+fn stream_answer_personal(
+    chat: &PersonalChat,
+    user: &str,
+    context: &Option<ContextKey>,
+    messages: Vec<ChatMessage>,
+    params: &GenerationParams,
+    current: &Current,
+) -> Result<(String, PersonalReport), CliError> {
+    let (text, report) = personal_turn(chat, user, context, messages, params, current, true)?;
+    eprintln!("{}", status_line(&report.turn));
+    Ok((text, report))
+}
+
+fn personal_turn(
+    chat: &PersonalChat,
+    user: &str,
+    context: &Option<ContextKey>,
+    messages: Vec<ChatMessage>,
+    params: &GenerationParams,
+    current: &Current,
+    print: bool,
+) -> Result<(String, PersonalReport), CliError> {
+    let mut turn = chat
+        .start(user, context.as_ref(), messages, params.clone())
+        .map_err(personal_error)?;
+    set_current(current, turn.cancel_handle());
+    let mut out = Printer::new(print);
     let result = loop {
         match turn.next_blocking() {
-            Some(TurnEvent::Chunk(chunk)) => {
-                if print {
-                    let _ = stdout.write_all(chunk.as_bytes());
-                    let _ = stdout.flush();
-                }
-                text.push_str(&chunk);
-            }
-            Some(TurnEvent::Done(report)) => break Ok(*report),
-            Some(TurnEvent::Failed(e)) => break Err(CliError::Keel(e)),
+            Some(PersonalEvent::Chunk(chunk)) => out.push(&chunk),
+            Some(PersonalEvent::Done(report)) => break Ok(*report),
+            Some(PersonalEvent::Failed(e)) => break Err(personal_error(e)),
             None => break Err(CliError::Keel(keel::engine::EngineError::WorkerGone.into())),
         }
     };
-    if let Ok(mut c) = current.lock() {
-        *c = None;
-    }
-    if print {
-        println!();
-    }
+    set_current(current, None);
+    let text = out.finish();
     result.map(|report| (text, report))
+}
+
+fn set_current(current: &Current, handle: Option<CancelHandle>) {
+    if let Ok(mut c) = current.lock() {
+        *c = handle;
+    }
+}
+
+/// Collects an answer's text, echoing it to stdout as it streams when asked to.
+struct Printer {
+    text: String,
+    print: bool,
+}
+
+impl Printer {
+    fn new(print: bool) -> Self {
+        Self {
+            text: String::new(),
+            print,
+        }
+    }
+
+    fn push(&mut self, chunk: &str) {
+        if self.print {
+            let mut stdout = std::io::stdout();
+            let _ = stdout.write_all(chunk.as_bytes());
+            let _ = stdout.flush();
+        }
+        self.text.push_str(chunk);
+    }
+
+    fn finish(self) -> String {
+        if self.print {
+            println!();
+        }
+        self.text
+    }
 }

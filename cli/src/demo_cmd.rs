@@ -1,10 +1,22 @@
 //! `keel demo`, the main job: set up the model, load it, and stream answers to a few fixed
-//! prompts, saying at each step what happens and what it cost.
+//! prompts, saying at each step what happens and what it cost; then the personalization
+//! loop for a demo person in a throwaway encrypted store: an answer, feedback, the changed
+//! answer with its explanation, and a blocked request that stays blocked under that profile.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use keel::engine::{ChatMessage, GenerationParams};
-use keel::runtime::{GatedChat, TurnEvent};
+use keel::engine::{ChatMessage, Engine, GenerationParams};
+use keel::prefs::{FeedbackEvent, FeedbackKind, LearnerConfig, PopulationPrior};
+use keel::runtime::{
+    GatedChat, PersonalChat, PersonalEvent, PersonalReport, Personalizer, TurnEvent,
+};
+use keel::safety::{BundleSlot, MemoryRollbackStore, VerifyPolicy};
+use keel::store::{RawKeyProvider, SecretKey, Store};
+
+use crate::chat_cmd::shaping_line;
+use crate::store_cmd::{personal_error, print_feedback};
 
 use crate::engine_args::{self, EngineArgs};
 use crate::error::CliError;
@@ -41,7 +53,12 @@ pub fn run(args: DemoArgs, g: &Globals) -> Result<(), CliError> {
     let started = std::time::Instant::now();
     let engine = engine_args::load_engine(&model, &args.engine)?;
     let info = engine.info().clone();
-    let chat = args.safety.gated(engine)?;
+    let engine = Arc::new(engine);
+    let slot = args
+        .safety
+        .choice()?
+        .load(&VerifyPolicy::now(), &MemoryRollbackStore::default())?;
+    let chat = GatedChat::new(Arc::clone(&engine), slot.clone());
     println!(
         "   {} — {} parameters, context {} tokens, {} threads, loaded in {:.0} ms",
         info.name.as_deref().unwrap_or("model"),
@@ -79,8 +96,150 @@ pub fn run(args: DemoArgs, g: &Globals) -> Result<(), CliError> {
     ask(&chat, conversation, FOLLOW_UP, &params)?;
     println!("5. A request the safety bundle blocks (obfuscated spelling included): nothing is generated.\n");
     ask(&chat, vec![ChatMessage::user(BLOCKED)], BLOCKED, &params)?;
-    println!("Done. Try `keel chat` for a conversation of your own.");
+    let params = GenerationParams::greedy(args.max_tokens.max(160));
+    learning_loop(engine, slot, &g.home, &params)?;
+    println!(
+        "Done. Try `keel chat --user NAME` for a conversation of your own, and `keel feedback`."
+    );
     Ok(())
+}
+
+const DEMO_USER: &str = "demo";
+const LOOP_PROMPT: &str = "Explain how a bicycle works.";
+const STATEMENT: &str = "I prefer short answers";
+
+/// A throwaway store folder under the home, removed when dropped.
+struct TempStore(PathBuf);
+
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Steps 6–8: one person's preferences learned from feedback, shaping the next answer, and
+/// never changing what the gate does.
+fn learning_loop(
+    engine: Arc<Engine>,
+    slot: BundleSlot,
+    home: &Path,
+    params: &GenerationParams,
+) -> Result<(), CliError> {
+    let dir = TempStore(home.join(format!("demo-store-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0)
+        .map_err(|e| CliError::io(format!("create {}", dir.0.display()), e))?;
+    let store = Store::open(
+        &dir.0.join("keel.db"),
+        &RawKeyProvider::new(SecretKey::random()?),
+    )?;
+    let prefs = Personalizer::for_slot(
+        Arc::new(store),
+        &slot,
+        PopulationPrior::neutral(0),
+        LearnerConfig::default(),
+    )
+    .map_err(personal_error)?;
+    let chat = PersonalChat::from_parts(GatedChat::new(engine, slot), prefs);
+    println!(
+        "6. Learning one person's preferences: a demo person in a throwaway encrypted store ({}, deleted at the end).\n",
+        dir.0.display()
+    );
+    let first = ask_personal(&chat, LOOP_PROMPT, params)?;
+    println!(
+        "   Feedback: two thumbs down on turn {}, then the statement {STATEMENT:?}:",
+        first.turn_id.as_str()
+    );
+    for _ in 0..2 {
+        let event = FeedbackEvent {
+            turn: first.turn_id.clone(),
+            context: None,
+            kind: FeedbackKind::Rating { up: false },
+        };
+        print_feedback(&chat.feedback(DEMO_USER, &event).map_err(personal_error)?);
+    }
+    print_feedback(
+        &chat
+            .state(DEMO_USER, STATEMENT, None)
+            .map_err(personal_error)?,
+    );
+    println!("\n7. The same question again: the profile, clamped into the bundle's envelope, now shapes the answer.\n");
+    let second = ask_personal(&chat, LOOP_PROMPT, params)?;
+    let tokens = |r: &PersonalReport| r.turn.generation.as_ref().map_or(0, |g| g.generated_tokens);
+    println!(
+        "   Why: {} → {} tokens (budget {} → {}); shaped by:",
+        tokens(&first),
+        tokens(&second),
+        first.max_tokens,
+        second.max_tokens
+    );
+    for s in &second.shaped_by {
+        println!("     {}", shaping_line(s));
+    }
+    if second.ended_on_sentence {
+        println!("     (the budget was reached mid-sentence: the answer was ended at its last full sentence)");
+    }
+    println!(
+        "\n8. The blocked request again, under this profile: the gate decides exactly as before.\n"
+    );
+    ask_personal(&chat, BLOCKED, params)?;
+    Ok(())
+}
+
+fn ask_personal(
+    chat: &PersonalChat,
+    prompt: &str,
+    params: &GenerationParams,
+) -> Result<PersonalReport, CliError> {
+    println!("{DEMO_USER}> {prompt}");
+    print!("keel> ");
+    let mut stdout = std::io::stdout();
+    let _ = stdout.flush();
+    let mut turn = chat
+        .start(
+            DEMO_USER,
+            None,
+            vec![ChatMessage::user(prompt)],
+            params.clone(),
+        )
+        .map_err(personal_error)?;
+    while let Some(event) = turn.next_blocking() {
+        match event {
+            PersonalEvent::Chunk(text) => {
+                let _ = stdout.write_all(text.as_bytes());
+                let _ = stdout.flush();
+            }
+            PersonalEvent::Done(report) => {
+                let gate = match report.turn.verdict.as_str() {
+                    "allow" => "gate: allow".to_owned(),
+                    verdict => format!("gate: {verdict} by {:?}", rule_ids(&report.turn)),
+                };
+                let shaped: Vec<&str> = report
+                    .shaped_by
+                    .iter()
+                    .map(|s| s.dimension.name())
+                    .collect();
+                let tokens = report
+                    .turn
+                    .generation
+                    .as_ref()
+                    .map_or("nothing generated".to_owned(), |g| {
+                        format!("{} tokens", g.generated_tokens)
+                    });
+                println!(
+                    "\n      [turn {}; {tokens}; shaped by: {}; {gate}]\n",
+                    report.turn_id.as_str(),
+                    if shaped.is_empty() {
+                        "nothing yet".to_owned()
+                    } else {
+                        shaped.join(", ")
+                    }
+                );
+                return Ok(*report);
+            }
+            PersonalEvent::Failed(e) => return Err(personal_error(e)),
+        }
+    }
+    Err(CliError::Keel(keel::engine::EngineError::WorkerGone.into()))
 }
 
 fn ask(

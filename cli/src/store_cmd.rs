@@ -5,7 +5,13 @@
 //! prompt on the terminal; export passphrases from `KEEL_EXPORT_PASSPHRASE` or a prompt.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use keel::prefs::{
+    ContextKey, FeedbackEvent, FeedbackKind, LearnerConfig, PopulationPrior, PrefsError, TurnId,
+};
+use keel::runtime::{BundleChoice, FeedbackReport, Outcome, PersonalError, Personalizer};
+use keel::safety::{MemoryRollbackStore, VerifyPolicy};
 use keel::store::{
     store_path, ExportPassphrase, PassphraseKeyProvider, SecretString, Store, StoreError,
     EVENT_KIND_STATEMENT,
@@ -51,16 +57,37 @@ pub enum ProfileCmd {
     },
 }
 
-/// `keel feedback` arguments.
+/// `keel feedback` arguments: exactly one of --up, --down, --prefer, --edit, --statement.
 #[derive(Debug, clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("what")
+        .required(true)
+        .args(["up", "down", "prefer", "edit", "statement"])
+))]
 pub struct FeedbackArgs {
     /// The person giving feedback.
     #[arg(long)]
     user: String,
+    /// The turn the feedback is about (the id `keel chat --user` prints after each answer).
+    /// Needed by every kind but --statement.
+    #[arg(long)]
+    turn: Option<String>,
+    /// The answer was good.
+    #[arg(long, requires = "turn")]
+    up: bool,
+    /// The answer was not good.
+    #[arg(long, requires = "turn")]
+    down: bool,
+    /// This turn's answer is preferred to turn ID's (an answer to the same prompt).
+    #[arg(long, value_name = "ID", requires = "turn")]
+    prefer: Option<String>,
+    /// The answer as you would have liked it; your text is preferred to the original.
+    #[arg(long, value_name = "TEXT", requires = "turn")]
+    edit: Option<String>,
     /// An explicit preference statement, e.g. "keep answers short".
     #[arg(long)]
-    statement: String,
-    /// The context the statement applies to (e.g. "cooking"); all contexts if absent.
+    statement: Option<String>,
+    /// The context the feedback applies to (e.g. "cooking"); all contexts if absent.
     #[arg(long)]
     context: Option<String>,
 }
@@ -93,7 +120,7 @@ fn secret(env: &str, prompt: &str, confirm: bool) -> Result<SecretString, CliErr
 }
 
 /// Open the store under `home`; `create` allows making a new one.
-fn open_store(home: &Path, create: bool) -> Result<Option<Store>, CliError> {
+pub(crate) fn open_store(home: &Path, create: bool) -> Result<Option<Store>, CliError> {
     let path = store_path(home);
     let exists = path.is_file();
     if !exists && !create {
@@ -272,14 +299,123 @@ fn show(user: &str, g: &Globals) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A personalization error as a CLI error: a rejected feedback or preference is a usage
+/// error (its text names what was wrong, never what was written).
+pub(crate) fn personal_error(e: PersonalError) -> CliError {
+    match e {
+        PersonalError::Keel(e) => CliError::Keel(e),
+        PersonalError::Store(e) => CliError::Keel(e.into()),
+        PersonalError::Prefs(e) => CliError::Usage(e.to_string()),
+        e @ PersonalError::Record(_) => CliError::Usage(e.to_string()),
+    }
+}
+
+/// The person's preferences in `store`, bounded by the default bundle's envelope (the bundle
+/// `keel chat` serves with unless told otherwise).
+fn default_personalizer(store: Store) -> Result<Personalizer, CliError> {
+    let slot = BundleChoice::Default.load(&VerifyPolicy::now(), &MemoryRollbackStore::default())?;
+    Personalizer::for_slot(
+        Arc::new(store),
+        &slot,
+        PopulationPrior::neutral(0),
+        LearnerConfig::default(),
+    )
+    .map_err(personal_error)
+}
+
+/// Print what a feedback call did, one line per outcome.
+pub(crate) fn print_feedback(report: &FeedbackReport) {
+    for outcome in &report.outcomes {
+        match outcome {
+            Outcome::Learned { kind } => println!("  learned from the {kind}"),
+            Outcome::Applied {
+                dimension,
+                value: Some(v),
+                adjusted,
+                ..
+            } => println!(
+                "  applied: {} set to {v:.2}{}",
+                dimension.name().replace('_', " "),
+                adjusted
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+            Outcome::Applied { dimension, .. } => println!(
+                "  applied: {} back to the starting point",
+                dimension.name().replace('_', " ")
+            ),
+            Outcome::Refused { reason, .. } => println!("  refused: {reason}"),
+            Outcome::Unmapped { note } => {
+                println!("  not understood, kept as a note (not applied): {note:?}")
+            }
+        }
+    }
+}
+
+fn context_key(context: Option<String>) -> Result<Option<ContextKey>, CliError> {
+    context
+        .map(ContextKey::new)
+        .transpose()
+        .map_err(|e| CliError::Usage(e.to_string()))
+}
+
 /// Run `keel feedback`.
 pub fn run_feedback(args: FeedbackArgs, g: &Globals) -> Result<(), CliError> {
-    let store = open_store(&g.home, true)?.ok_or_else(|| no_store(g))?;
-    let id = store.add_statement(&args.user, &args.statement, args.context.as_deref())?;
-    if g.json {
-        print_json(&json!({ "event_id": id }))
+    let context = context_key(args.context)?;
+    let turn = args
+        .turn
+        .map(TurnId::new)
+        .transpose()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let kind = if args.up || args.down {
+        FeedbackKind::Rating { up: args.up }
+    } else if let Some(other) = args.prefer {
+        FeedbackKind::Pairwise {
+            other: TurnId::new(other).map_err(|e| CliError::Usage(e.to_string()))?,
+        }
+    } else if let Some(edited) = args.edit {
+        FeedbackKind::Edit { edited }
+    } else if let Some(text) = args.statement {
+        FeedbackKind::Statement { text }
     } else {
-        println!("Recorded the statement (event #{id}).");
+        return Err(CliError::Usage(
+            "say what the feedback is: --up, --down, --prefer ID, --edit TEXT or --statement TEXT"
+                .into(),
+        ));
+    };
+    let report = match (turn, kind) {
+        (None, FeedbackKind::Statement { text }) => {
+            let store = open_store(&g.home, true)?.ok_or_else(|| no_store(g))?;
+            default_personalizer(store)?
+                .state(&args.user, &text, context.as_ref())
+                .map_err(personal_error)?
+        }
+        (Some(turn), kind) => {
+            let store = open_store(&g.home, false)?
+                .ok_or_else(|| personal_error(PrefsError::UnknownTurn.into()))?;
+            let event = FeedbackEvent {
+                turn,
+                context,
+                kind,
+            };
+            default_personalizer(store)?
+                .feedback(&args.user, &event)
+                .map_err(personal_error)?
+        }
+        (None, _) => return Err(CliError::Usage("this feedback needs --turn ID".into())),
+    };
+    if g.json {
+        print_json(
+            &serde_json::to_value(&report)
+                .map_err(|e| CliError::Usage(format!("encoding JSON failed: {e}")))?,
+        )
+    } else {
+        match report.event_id {
+            Some(id) => println!("Recorded the feedback (event #{id})."),
+            None => println!("Nothing was recorded."),
+        }
+        print_feedback(&report);
         Ok(())
     }
 }

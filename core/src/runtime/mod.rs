@@ -1,13 +1,27 @@
-//! The runtime: what turns the engine, the safety bundle (and, with the façade issue, the
-//! store and the learner) into one chat turn as DESIGN.md §2 describes it.
+//! The runtime: what turns the engine, the safety bundle, the store and the learner into one
+//! chat turn as DESIGN.md §2 describes it.
 //!
-//! Today it owns the gated turn: [`GatedChat`] runs the bundle's input gate on the person's
-//! text, generates on the engine, and streams the answer through the output gate, so nothing
-//! unsafe is ever emitted, not even a prefix of it; each turn ends with a [`TurnReport`].
-//! It owns no rule (the safety layer does) and no model state (the engine does).
+//! [`GatedChat`] runs the bundle's input gate on the person's text, generates on the engine,
+//! and streams the answer through the output gate, so nothing unsafe is ever emitted, not
+//! even a prefix of it; each turn ends with a [`TurnReport`]. [`PersonalChat`] serves each
+//! person through it by their own preferences: the learner rebuilt from their sealed
+//! feedback (`personal_prefs.rs`), the profile clamped into the bundle's envelope and
+//! compiled into conditioning, and every answer recorded so feedback can refer to it
+//! (`personal_records.rs`); a concise answer is shown in whole sentences only
+//! (`personal_sentences.rs`). It owns no rule (the safety layer does), no model state (the
+//! engine does) and no learning maths (prefs does).
 
 mod bundle;
 mod gated;
+mod personal;
+mod personal_error;
+mod personal_prefs;
+mod personal_records;
+mod personal_sentences;
 
 pub use bundle::{BundleChoice, BundleStatus};
 pub use gated::{GatedChat, GatedTurn, TurnEvent, TurnReport};
+pub use personal::{PersonalChat, PersonalEvent, PersonalReport, PersonalTurn};
+pub use personal_error::PersonalError;
+pub use personal_prefs::{FeedbackReport, Outcome, Personalizer};
+pub use personal_records::{prompt_key, StoredTurns, TurnBody, EVENT_KIND_OBSERVATIONS};

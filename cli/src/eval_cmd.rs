@@ -18,6 +18,8 @@ use crate::globals::Globals;
 pub enum EvalCmd {
     /// Personalized vs aggregated preference models: simulated population, or --pairs FILE.
     Prefs(PrefsEvalArgs),
+    /// Learned concise and detailed profiles against a neutral one, on the real model.
+    Steer(crate::steer_cmd::SteerEvalArgs),
 }
 
 /// `keel eval prefs` arguments.
@@ -39,6 +41,7 @@ pub fn run(cmd: EvalCmd, g: &Globals) -> Result<(), CliError> {
             Some(path) => external(path, g),
             None => simulated(args.seed, g),
         },
+        EvalCmd::Steer(args) => crate::steer_cmd::run(args, g),
     }
 }
 

@@ -13,6 +13,7 @@ mod model_cmd;
 mod progress;
 mod safety_args;
 mod status_cmd;
+mod steer_cmd;
 mod store_cmd;
 
 use std::path::PathBuf;

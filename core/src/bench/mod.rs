@@ -4,6 +4,7 @@
 pub mod decode;
 pub mod gate;
 pub mod learner;
+pub mod steer;
 pub mod store;
 
 /// Resident memory of this process in MiB (Linux; 0 elsewhere).

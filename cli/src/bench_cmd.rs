@@ -86,5 +86,7 @@ fn extra_benchmarks(out: &mut Map<String, Value>, g: &Globals) -> Result<(), Cli
     merge(out, &bench::gate::run()?)?;
     eprintln!("measuring the preference learner…");
     merge(out, &bench::learner::measure())?;
+    eprintln!("measuring the safety classifier…");
+    merge(out, &bench::classifier::run())?;
     Ok(())
 }

@@ -20,6 +20,8 @@ use crate::globals::Globals;
 /// `keel bundle` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum BundleCmd {
+    /// Train the safety classifier from labelled corpora and write its weights file.
+    TrainClassifier(crate::classifier_cmd::TrainClassifierArgs),
     /// Make an Ed25519 key pair: DIR/NAME.key (private, mode 0600) and DIR/NAME.pub.
     Keygen {
         /// Directory for the key files.
@@ -117,6 +119,7 @@ pub struct GateArgs {
 /// Run a `keel bundle` subcommand.
 pub fn run_bundle(cmd: BundleCmd, g: &Globals) -> Result<(), CliError> {
     match cmd {
+        BundleCmd::TrainClassifier(args) => crate::classifier_cmd::run_train(args, g),
         BundleCmd::Keygen { out, name } => keygen(&out, &name, g),
         BundleCmd::Root {
             keys,

@@ -20,6 +20,8 @@ pub enum EvalCmd {
     Prefs(PrefsEvalArgs),
     /// Learned concise and detailed profiles against a neutral one, on the real model.
     Steer(crate::steer_cmd::SteerEvalArgs),
+    /// The safety classifier on the held-out corpora: recall and false-positive rates.
+    Safety(crate::classifier_cmd::SafetyEvalArgs),
 }
 
 /// `keel eval prefs` arguments.
@@ -42,6 +44,7 @@ pub fn run(cmd: EvalCmd, g: &Globals) -> Result<(), CliError> {
             None => simulated(args.seed, g),
         },
         EvalCmd::Steer(args) => crate::steer_cmd::run(args, g),
+        EvalCmd::Safety(args) => crate::classifier_cmd::run_eval(args, g),
     }
 }
 

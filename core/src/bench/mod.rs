@@ -1,6 +1,7 @@
 //! Measurements behind `keel bench`: each submodule measures one part against its plain
 //! baseline in the same process and returns a serializable report.
 
+pub mod classifier;
 pub mod decode;
 pub mod gate;
 pub mod learner;

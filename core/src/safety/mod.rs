@@ -42,6 +42,7 @@
 //! the refusal template is released instead; the report says `Block` and the app replaces the
 //! answer with the refusal.
 
+pub mod classifier;
 pub mod detectors;
 pub mod envelope;
 pub mod gate;

@@ -11,6 +11,7 @@ mod error;
 mod eval_cmd;
 mod globals;
 mod model_cmd;
+mod profile_edit;
 mod progress;
 mod safety_args;
 mod status_cmd;

@@ -24,11 +24,42 @@ use crate::globals::Globals;
 /// `keel profile` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum ProfileCmd {
-    /// Show what the store holds for a person: stated preferences, the profile, counts.
+    /// Show what the store holds for a person: the profile in words, stated preferences,
+    /// counts.
     Show {
         /// The person.
         #[arg(long)]
         user: String,
+        /// The app's context key (the profile in that context).
+        #[arg(long)]
+        context: Option<String>,
+    },
+    /// Set one preference (0 to 1), e.g. `--dimension verbosity --value 0.2` for short answers.
+    Set {
+        /// The person.
+        #[arg(long)]
+        user: String,
+        /// The preference: verbosity, formality, technical_depth, warmth, humour, format, emoji.
+        #[arg(long, value_parser = crate::profile_edit::parse_dimension)]
+        dimension: keel::safety::personalization::Dimension,
+        /// The value, from 0 (the first end of the scale) to 1.
+        #[arg(long, value_parser = crate::profile_edit::parse_value)]
+        value: f64,
+        /// Only in this context.
+        #[arg(long)]
+        context: Option<String>,
+    },
+    /// Delete one preference: it goes back to the starting point.
+    Unset {
+        /// The person.
+        #[arg(long)]
+        user: String,
+        /// The preference to delete.
+        #[arg(long, value_parser = crate::profile_edit::parse_dimension)]
+        dimension: keel::safety::personalization::Dimension,
+        /// Only in this context.
+        #[arg(long)]
+        context: Option<String>,
     },
     /// Export a person's data to a file sealed with an export passphrase
     /// (KEEL_EXPORT_PASSPHRASE or a prompt).
@@ -143,7 +174,7 @@ fn no_store(g: &Globals) -> CliError {
     ))
 }
 
-fn print_json(v: &serde_json::Value) -> Result<(), CliError> {
+pub(crate) fn print_json(v: &serde_json::Value) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(v)
         .map_err(|e| CliError::Usage(format!("encoding JSON failed: {e}")))?;
     println!("{text}");
@@ -153,7 +184,26 @@ fn print_json(v: &serde_json::Value) -> Result<(), CliError> {
 /// Run a `keel profile` subcommand.
 pub fn run_profile(cmd: ProfileCmd, g: &Globals) -> Result<(), CliError> {
     match cmd {
-        ProfileCmd::Show { user } => show(&user, g),
+        ProfileCmd::Show { user, context } => show(&user, context_key(context)?.as_ref(), g),
+        ProfileCmd::Set {
+            user,
+            dimension,
+            value,
+            context,
+        } => {
+            let context = context_key(context)?;
+            let store = open_store(&g.home, true)?.ok_or_else(|| no_store(g))?;
+            crate::profile_edit::set(store, &user, dimension, value, context.as_ref(), g)
+        }
+        ProfileCmd::Unset {
+            user,
+            dimension,
+            context,
+        } => {
+            let context = context_key(context)?;
+            let store = open_store(&g.home, false)?.ok_or_else(|| no_store(g))?;
+            crate::profile_edit::unset(store, &user, dimension, context.as_ref(), g)
+        }
         ProfileCmd::Export { user, out } => {
             let store = open_store(&g.home, false)?.ok_or_else(|| no_store(g))?;
             let pass = secret("KEEL_EXPORT_PASSPHRASE", "Export passphrase: ", true)?;
@@ -216,7 +266,7 @@ pub fn run_profile(cmd: ProfileCmd, g: &Globals) -> Result<(), CliError> {
     }
 }
 
-fn show(user: &str, g: &Globals) -> Result<(), CliError> {
+fn show(user: &str, context: Option<&ContextKey>, g: &Globals) -> Result<(), CliError> {
     let Some(store) = open_store(&g.home, false)? else {
         if g.json {
             return print_json(&json!({ "exists": false }));
@@ -239,6 +289,11 @@ fn show(user: &str, g: &Globals) -> Result<(), CliError> {
         .iter()
         .filter(|e| e.kind == EVENT_KIND_STATEMENT)
         .collect();
+    let (words, preferences) = if summary.exists {
+        crate::profile_edit::describe(store, user, context)?
+    } else {
+        (Vec::new(), json!([]))
+    };
     let profile_json = profile.as_ref().map(|p| {
         let body = serde_json::from_slice::<serde_json::Value>(&p.body)
             .unwrap_or_else(|_| json!({ "hex": hex::encode(&p.body) }));
@@ -257,6 +312,7 @@ fn show(user: &str, g: &Globals) -> Result<(), CliError> {
                 "text": String::from_utf8_lossy(&e.body),
             })).collect::<Vec<_>>(),
             "profile": profile_json,
+            "preferences": preferences,
             "corrupt_events": events.corrupt,
         }));
     }
@@ -281,13 +337,15 @@ fn show(user: &str, g: &Globals) -> Result<(), CliError> {
             println!("  #{} {}{ctx}", e.id, String::from_utf8_lossy(&e.body));
         }
     }
-    match &profile_json {
-        Some(p) => println!(
-            "Profile (revision {}):\n{}",
-            p["revision"],
-            serde_json::to_string_pretty(&p["body"]).unwrap_or_default()
-        ),
-        None => println!("No learned profile yet."),
+    match context {
+        Some(c) => println!("Preferences in the context {:?}:", c.as_str()),
+        None => println!("Preferences:"),
+    }
+    for line in &words {
+        println!("  {line}");
+    }
+    if let Some(p) = &profile_json {
+        println!("(learner state revision {})", p["revision"]);
     }
     if !events.corrupt.is_empty() {
         println!(
@@ -312,7 +370,7 @@ pub(crate) fn personal_error(e: PersonalError) -> CliError {
 
 /// The person's preferences in `store`, bounded by the default bundle's envelope (the bundle
 /// `keel chat` serves with unless told otherwise).
-fn default_personalizer(store: Store) -> Result<Personalizer, CliError> {
+pub(crate) fn default_personalizer(store: Store) -> Result<Personalizer, CliError> {
     let slot = BundleChoice::Default.load(&VerifyPolicy::now(), &MemoryRollbackStore::default())?;
     Personalizer::for_slot(
         Arc::new(store),

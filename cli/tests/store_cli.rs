@@ -112,3 +112,106 @@ fn show_without_a_store_creates_nothing() {
     assert_eq!(show(home.path(), "nobody")["exists"], false);
     assert!(!home.path().join("store").join("keel.db").exists());
 }
+
+fn preference<'a>(shown: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    shown["preferences"]
+        .as_array()
+        .expect("preferences is a list")
+        .iter()
+        .find(|p| p["dimension"] == name)
+        .expect("every dimension is listed")
+}
+
+#[test]
+fn a_person_sets_and_deletes_one_preference() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let h = home.path();
+    ok(&keel(
+        h,
+        "store pass",
+        &[
+            "profile",
+            "set",
+            "--user",
+            "ana",
+            "--dimension",
+            "verbosity",
+            "--value",
+            "0.1",
+        ],
+    ));
+    let shown = show(h, "ana");
+    let verbosity = preference(&shown, "verbosity");
+    assert_eq!(verbosity["source"], "edited", "{verbosity}");
+    assert!(
+        verbosity["value"].as_f64().expect("a number") < 0.4,
+        "{verbosity}"
+    );
+    assert_eq!(preference(&shown, "formality")["source"], "population");
+
+    let words = ok(&keel(
+        h,
+        "store pass",
+        &["profile", "show", "--user", "ana"],
+    ));
+    assert!(words.contains("verbosity: short"), "{words}");
+    assert!(words.contains("you set it"), "{words}");
+
+    ok(&keel(
+        h,
+        "store pass",
+        &[
+            "profile",
+            "unset",
+            "--user",
+            "ana",
+            "--dimension",
+            "verbosity",
+        ],
+    ));
+    let shown = show(h, "ana");
+    assert_ne!(preference(&shown, "verbosity")["source"], "edited");
+}
+
+#[test]
+fn a_bad_preference_name_or_value_is_a_clear_error() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let h = home.path();
+    let out = keel(
+        h,
+        "store pass",
+        &[
+            "profile",
+            "set",
+            "--user",
+            "ana",
+            "--dimension",
+            "loudness",
+            "--value",
+            "0.5",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("technical_depth"), "{err}");
+    let out = keel(
+        h,
+        "store pass",
+        &[
+            "profile",
+            "set",
+            "--user",
+            "ana",
+            "--dimension",
+            "emoji",
+            "--value",
+            "7",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("from 0 to 1"));
+    assert!(
+        !h.join("store").join("keel.db").exists(),
+        "nothing was stored"
+    );
+}

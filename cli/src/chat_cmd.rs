@@ -73,6 +73,8 @@ struct Answer {
 struct Last {
     messages: Vec<ChatMessage>,
     report: PersonalReport,
+    /// Whether the answer is the conversation's last message (a blocked turn is not kept).
+    in_history: bool,
 }
 
 /// Run `keel chat`.
@@ -213,13 +215,18 @@ pub fn run(args: ChatArgs, g: &Globals) -> Result<(), CliError> {
         match stream_answer(&session, attempt.clone(), &params, &current, true) {
             Ok(answer) => {
                 eprintln!("{}", status_line(&answer.report));
-                conversation = attempt.clone();
-                conversation.push(ChatMessage::assistant(answer.text));
+                let reply = history_reply(&answer.text, &answer.report);
+                let in_history = reply.is_some();
+                if let Some(reply) = reply {
+                    conversation = attempt.clone();
+                    conversation.push(ChatMessage::assistant(reply));
+                }
                 last = answer.personal.map(|report| {
                     eprintln!("{}", personal_line(&report));
                     Last {
                         messages: attempt,
                         report,
+                        in_history,
                     }
                 });
             }
@@ -227,6 +234,20 @@ pub fn run(args: ChatArgs, g: &Globals) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// What of an answer the next turns should see as the assistant's message: nothing for a
+/// blocked turn (neither the person's blocked text nor the refusal is kept), and the answer
+/// without the input gate's notice, which was shown to the person only.
+fn history_reply(text: &str, report: &TurnReport) -> Option<String> {
+    if report.verdict == keel::safety::Verdict::Block {
+        return None;
+    }
+    let text = match &report.input_notice {
+        Some(notice) => text.strip_prefix(notice.as_str()).unwrap_or(text),
+        None => text,
+    };
+    Some(text.to_owned())
 }
 
 fn engine_of(session: &Session) -> &keel::engine::Engine {
@@ -375,6 +396,11 @@ fn again(
         eprintln!("(no answer to regenerate yet)");
         return Ok(());
     };
+    if !first.in_history {
+        eprintln!("(the last turn was blocked and is not part of the conversation; ask again)");
+        *last = Some(first);
+        return Ok(());
+    }
     let mut params = params.clone();
     params.sampling.seed = params.sampling.seed.wrapping_add(n);
     if params.sampling.temperature == 0.0 {
@@ -405,12 +431,7 @@ fn again(
         "2" => (&second.1.turn_id, &first.report.turn_id),
         _ => {
             eprintln!("(no choice recorded; keeping the second answer)");
-            conversation.pop();
-            conversation.push(ChatMessage::assistant(second.0));
-            *last = Some(Last {
-                messages: first.messages,
-                report: second.1,
-            });
+            *last = Some(keep_if_shown(first, second, conversation));
             return Ok(());
         }
     };
@@ -428,20 +449,36 @@ fn again(
         kind: FeedbackKind::Regenerate,
     };
     print_feedback(&chat.feedback(user, &regenerate).map_err(personal_error)?);
-    let keep_second = choice.trim() == "2";
-    if keep_second {
-        conversation.pop();
-        conversation.push(ChatMessage::assistant(second.0));
-    }
-    *last = Some(if keep_second {
-        Last {
-            messages: first.messages,
-            report: second.1,
-        }
+    *last = Some(if choice.trim() == "2" {
+        keep_if_shown(first, second, conversation)
     } else {
         first
     });
     Ok(())
+}
+
+/// Put the second answer in place of the first in the conversation, unless the gate blocked
+/// it (then the first stays); the answer kept is the one /up, /down and /why refer to.
+fn keep_if_shown(
+    first: Last,
+    second: (String, PersonalReport),
+    conversation: &mut Vec<ChatMessage>,
+) -> Last {
+    match history_reply(&second.0, &second.1.turn) {
+        Some(reply) => {
+            conversation.pop();
+            conversation.push(ChatMessage::assistant(reply));
+            Last {
+                messages: first.messages,
+                report: second.1,
+                in_history: true,
+            }
+        }
+        None => {
+            eprintln!("(the second answer was blocked; the first stays in the conversation)");
+            first
+        }
+    }
 }
 
 /// Stream one answer to stdout (when `print`), returning what was shown and the reports.

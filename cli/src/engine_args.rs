@@ -15,7 +15,7 @@ pub struct EngineArgs {
     /// Decode threads (default: measured, see docs/adr/0003).
     #[arg(long)]
     pub threads: Option<u32>,
-    /// Prompt-evaluation threads (default: one per core, at most 4).
+    /// Prompt-evaluation threads (default: one per core, at most 8).
     #[arg(long)]
     pub threads_batch: Option<u32>,
     /// Context size in tokens.

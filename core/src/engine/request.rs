@@ -74,7 +74,7 @@ pub struct SamplingParams {
     pub min_p: f32,
     /// Penalty for repeating recent tokens (1.0: off).
     pub repeat_penalty: f32,
-    /// How many recent tokens the repeat penalty looks at.
+    /// How many recent tokens the repeat penalty looks at (-1: the whole context, 0: off).
     pub repeat_last_n: i32,
     /// Random seed, for reproducible sampling.
     pub seed: u32,

@@ -1,6 +1,7 @@
 //! The receiving end of a generation: a stream of [`StreamEvent`]s that is both a
 //! `futures::Stream` (async) and a blocking iterator, a cancel flag the worker checks at every
-//! token, and the final [`GenerationReport`]. Dropping a [`Generation`] cancels it.
+//! token and before each batch of the prompt, and the final [`GenerationReport`]. Dropping a
+//! [`Generation`] cancels it.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,7 +38,8 @@ pub struct GenerationReport {
     pub prompt_tokens: usize,
     /// Prompt tokens whose KV entries were reused from the previous request.
     pub reused_tokens: usize,
-    /// Prompt tokens evaluated for this request (`prompt_tokens - reused_tokens`).
+    /// Prompt tokens evaluated for this request (`prompt_tokens - reused_tokens`, fewer when
+    /// the request was cancelled before its prompt was evaluated whole).
     pub evaluated_tokens: usize,
     /// Tokens generated.
     pub generated_tokens: usize,

@@ -2,26 +2,26 @@
 //! a time in arrival order. It keeps the tokens whose keys and values sit in the KV cache so
 //! a request evaluates only what follows the longest common prefix with the previous one.
 
-use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
-use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
+use crate::engine::embed;
+use crate::engine::prompt::{self, chat_tokens, PromptToken};
+use crate::engine::sampler::build_sampler;
 use crate::engine::stop::{StopMatcher, StopOutcome};
 use crate::engine::stream::EventSink;
 use crate::engine::{
-    shared_backend, ChatMessage, ChatTemplate, EngineConfig, EngineError, FinishReason,
-    GenerationParams, GenerationReport, ModelInfo, SamplingParams, StreamEvent, Utf8Stream,
+    context_params, load_model, shared_backend, ChatMessage, ChatTemplate, EngineConfig,
+    EngineError, FinishReason, GenerationParams, GenerationReport, ModelInfo, StreamEvent,
+    Utf8Stream,
 };
 
 /// What a generation starts from.
@@ -42,6 +42,10 @@ pub(crate) enum Job {
     Render {
         messages: Vec<ChatMessage>,
         reply: mpsc::Sender<Result<String, EngineError>>,
+    },
+    PromptTokens {
+        messages: Vec<ChatMessage>,
+        reply: mpsc::Sender<Result<Vec<PromptToken>, EngineError>>,
     },
     CountTokens {
         text: String,
@@ -127,64 +131,6 @@ fn run(
     }
 }
 
-/// Load the model file with the configured GPU layers.
-pub fn load_model(
-    backend: &LlamaBackend,
-    path: &std::path::Path,
-    config: &EngineConfig,
-) -> Result<LlamaModel, EngineError> {
-    let params = LlamaModelParams::default().with_n_gpu_layers(config.gpu_layers);
-    LlamaModel::load_from_file(backend, path, &params).map_err(|e| EngineError::LoadModel {
-        path: path.to_path_buf(),
-        reason: match e {
-            llama_cpp_2::LlamaModelLoadError::NullResult => "llama.cpp rejected the file (truncated, damaged, or an unsupported architecture; run with -v for its log)".into(),
-            other => other.to_string(),
-        },
-    })
-}
-
-/// Context parameters from the engine settings.
-pub fn context_params(config: &EngineConfig) -> LlamaContextParams {
-    let threads = i32::try_from(config.threads).unwrap_or(1);
-    let threads_batch = i32::try_from(config.threads_batch).unwrap_or(1);
-    LlamaContextParams::default()
-        .with_n_ctx(NonZeroU32::new(config.n_ctx))
-        .with_n_batch(config.n_batch)
-        .with_n_ubatch(config.n_batch.min(512))
-        .with_n_threads(threads)
-        .with_n_threads_batch(threads_batch)
-}
-
-/// The sampler chain for `params`: greedy when the temperature is 0.
-pub(crate) fn build_sampler(params: &SamplingParams, n_vocab: i32) -> LlamaSampler {
-    let mut chain = Vec::new();
-    if params.repeat_penalty != 1.0 && params.repeat_last_n != 0 {
-        chain.push(LlamaSampler::penalties(
-            n_vocab,
-            params.repeat_last_n,
-            params.repeat_penalty,
-            0.0,
-            0.0,
-        ));
-    }
-    if params.is_greedy() {
-        chain.push(LlamaSampler::greedy());
-    } else {
-        if params.top_k > 0 {
-            chain.push(LlamaSampler::top_k(params.top_k));
-        }
-        if params.top_p < 1.0 {
-            chain.push(LlamaSampler::top_p(params.top_p, 1));
-        }
-        if params.min_p > 0.0 {
-            chain.push(LlamaSampler::min_p(params.min_p, 1));
-        }
-        chain.push(LlamaSampler::temp(params.temperature));
-        chain.push(LlamaSampler::dist(params.seed));
-    }
-    LlamaSampler::chain_simple(chain)
-}
-
 /// The worker's state: the model, the generation context and what its KV cache holds.
 struct Session<'m> {
     backend: &'static LlamaBackend,
@@ -238,6 +184,9 @@ impl<'m> Session<'m> {
             }
             Job::Render { messages, reply } => {
                 let _ = reply.send(self.template.render(self.model, &messages));
+            }
+            Job::PromptTokens { messages, reply } => {
+                let _ = reply.send(prompt::inspect(&self.template, self.model, &messages));
             }
             Job::CountTokens { text, reply } => {
                 let _ = reply.send(self.tokenize(&text, false).len());
@@ -298,11 +247,19 @@ impl<'m> Session<'m> {
     }
 
     /// Evaluate `tokens` at positions starting at `self.cached.len()`, in batches; the last
-    /// token's logits are kept. Returns the batch index of those logits.
-    fn evaluate(&mut self, tokens: &[LlamaToken]) -> Result<i32, EngineError> {
+    /// token's logits are kept. Returns the batch index of those logits, or `None` when
+    /// `cancel` asked to stop before a batch (what was evaluated stays in the cache).
+    fn evaluate(
+        &mut self,
+        tokens: &[LlamaToken],
+        cancel: Option<&EventSink>,
+    ) -> Result<Option<i32>, EngineError> {
         let mut last_index = 0;
         let total = tokens.len();
         for (chunk_no, chunk) in tokens.chunks(self.n_batch).enumerate() {
+            if cancel.is_some_and(EventSink::cancelled) {
+                return Ok(None);
+            }
             self.batch.clear();
             for (i, token) in chunk.iter().enumerate() {
                 let pos = i32::try_from(self.cached.len() + i).unwrap_or(i32::MAX);
@@ -318,7 +275,7 @@ impl<'m> Session<'m> {
             self.cached.extend_from_slice(chunk);
             last_index = self.batch.n_tokens() - 1;
         }
-        Ok(last_index)
+        Ok(Some(last_index))
     }
 
     fn generate(
@@ -330,10 +287,8 @@ impl<'m> Session<'m> {
         let queue_ms = ms(sink.submitted.elapsed());
         let started = Instant::now();
         let tokens = match prompt {
-            Prompt::Chat(messages) => {
-                let text = self.template.render(self.model, &messages)?;
-                self.tokenize(&text, true)
-            }
+            // Message text is tokenized without special-token parsing (prompt.rs).
+            Prompt::Chat(messages) => chat_tokens(&self.template, self.model, &messages)?,
             Prompt::Raw(text) => self.tokenize(&text, true),
         };
         let n_ctx = usize::try_from(self.ctx.n_ctx()).unwrap_or(usize::MAX);
@@ -347,10 +302,25 @@ impl<'m> Session<'m> {
             });
         }
         let reused = self.reuse_prefix(&tokens);
-        let mut logits_at = self.evaluate(&tokens[reused..])?;
+        // The cancel flag is checked before each batch of the prompt, so cancelling a turn
+        // with a long prompt (or one still queued) returns without evaluating the rest.
+        let Some(mut logits_at) = self.evaluate(&tokens[reused..], Some(sink))? else {
+            sink.send(StreamEvent::Done(GenerationReport {
+                finish: FinishReason::Cancelled,
+                prompt_tokens: tokens.len(),
+                reused_tokens: reused,
+                evaluated_tokens: self.cached.len().saturating_sub(reused),
+                generated_tokens: 0,
+                queue_ms,
+                ttft_ms: 0.0,
+                decode_tok_s: 0.0,
+                total_ms: ms(started.elapsed()),
+            }));
+            return Ok(());
+        };
 
         let vocab = self.model.vocab();
-        let mut sampler = build_sampler(&params.sampling, self.model.n_vocab());
+        let mut sampler = build_sampler(&params.sampling, self.model.n_vocab(), self.ctx.n_ctx());
         let mut utf8 = Utf8Stream::new();
         let mut stops = StopMatcher::new(&params.stop);
         let mut generated = 0usize;
@@ -385,7 +355,9 @@ impl<'m> Session<'m> {
             if self.cached.len() + 1 >= n_ctx {
                 break FinishReason::ContextFull;
             }
-            logits_at = self.evaluate(&[token])?;
+            logits_at = self
+                .evaluate(&[token], None)?
+                .ok_or_else(|| EngineError::Decode("no logits for the sampled token".into()))?;
         };
         if matches!(
             finish,
@@ -425,48 +397,20 @@ impl<'m> Session<'m> {
     }
 
     fn embed(&mut self, text: &str) -> Result<Vec<f32>, EngineError> {
-        const EMBED_CTX: u32 = 2048;
         if self.embed_ctx.is_none() {
-            let n = EMBED_CTX.min(self.ctx.n_ctx());
-            let params = context_params(&self.config)
-                .with_n_ctx(NonZeroU32::new(n))
-                .with_n_batch(n)
-                .with_n_ubatch(n)
-                .with_embeddings(true)
-                .with_pooling_type(LlamaPoolingType::Mean);
-            let ctx = self
-                .model
-                .new_context(self.backend, params)
-                .map_err(|e| EngineError::Embedding(e.to_string()))?;
-            self.embed_ctx = Some(ctx);
+            self.embed_ctx = Some(embed::context(
+                self.backend,
+                self.model,
+                &self.config,
+                self.ctx.n_ctx(),
+            )?);
         }
-        let mut tokens = self.tokenize(text, true);
+        let tokens = self.tokenize(text, true);
         let ctx = self
             .embed_ctx
             .as_mut()
             .ok_or_else(|| EngineError::Embedding("no embedding context".into()))?;
-        tokens.truncate(usize::try_from(ctx.n_ctx()).unwrap_or(512));
-        if tokens.is_empty() {
-            return Err(EngineError::Embedding("the text has no tokens".into()));
-        }
-        ctx.clear_kv_cache();
-        let mut batch = LlamaBatch::new(tokens.len(), 1);
-        batch
-            .add_sequence(&tokens, 0, false)
-            .map_err(|e| EngineError::Embedding(e.to_string()))?;
-        ctx.decode(&mut batch)
-            .map_err(|e| EngineError::Embedding(e.to_string()))?;
-        let raw = ctx
-            .embeddings_seq_ith(0)
-            .map_err(|e| EngineError::Embedding(e.to_string()))?;
-        let norm = raw.iter().map(|x| x * x).sum::<f32>().sqrt();
-        let out = if norm > 0.0 {
-            raw.iter().map(|x| x / norm).collect()
-        } else {
-            raw.to_vec()
-        };
-        ctx.clear_kv_cache();
-        Ok(out)
+        embed::embed(ctx, tokens)
     }
 }
 

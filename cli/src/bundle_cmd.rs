@@ -270,8 +270,10 @@ fn sign(
             .replace_nanosecond(0)
             .expect("zero nanoseconds is valid"),
     };
-    let payload =
-        RulesFile::from_toml(&text)?.into_payload(version, issued, parse_date(expires)?)?;
+    let mut file = RulesFile::from_toml(&text)?;
+    // A classifier rule's `model_file` is relative to rules.toml; its weights go inline.
+    file.inline_model_files(rules.parent().unwrap_or_else(|| Path::new(".")))?;
+    let payload = file.into_payload(version, issued, parse_date(expires)?)?;
     // Compile the matchers now so that a bad rule fails here, not on a device.
     RuleSet::compile(&payload, true)?;
     RuleSet::compile(&payload, false)?;
@@ -373,8 +375,8 @@ fn verify(
         println!("digest            {}", bundle.digest_hex());
         println!("expires           {}", rfc3339(bundle.expires()));
         println!(
-            "rules             {} ({} phrase, {} regex, {} detector)",
-            c.total, c.phrases, c.regex, c.detector
+            "rules             {} ({} phrase, {} regex, {} detector, {} classifier)",
+            c.total, c.phrases, c.regex, c.detector, c.classifier
         );
         print_root(&trust);
     }

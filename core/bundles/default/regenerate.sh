@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerate the default bundle and its development root from rules.toml.
+# Regenerate the default bundle and its development root from rules.toml (and classifier.json,
+# whose weights `keel bundle sign` inlines into the signed payload).
 #
 #   core/bundles/default/regenerate.sh [VERSION]
 #
@@ -16,6 +17,14 @@ keel="${KEEL_BIN:-$repo/target/release/keel}"
 [ -x "$keel" ] || keel="${CARGO_TARGET_DIR:-$repo/target}/release/keel"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
+# The learned classifier (ADR 0040, 0041): retrained from the shared corpora when they are
+# present (fixed seed: the same data gives the same bytes), else the committed model is kept.
+data="${KEEL_SAFETY_DATA:-$repo/../shared/data}"
+if [ -d "$data/safety" ]; then
+  "$keel" bundle train-classifier --data "$data" --out "$here/classifier.json"
+else
+  echo "no safety data at $data: keeping the committed classifier.json"
+fi
 "$keel" bundle keygen --out "$tmp" --name dev
 "$keel" bundle root --key "$tmp/dev.pub" --sign-with "$tmp/dev.key" --threshold 1 --version 1 \
   --expires 2036-01-01 --development --out "$here/root.json"

@@ -1,6 +1,7 @@
 //! Gate and bundle measurements for `keel bench`: gate throughput with normalization on
 //! English prose and on mixed-script text (10,000 phrase rules and 100 regex rules), the
-//! latency the gate adds per model token, and verification of a 1 MB bundle with 3 signatures.
+//! latency the gate adds per model token (without and with the default bundle's learned
+//! classifier), and verification of a 1 MB bundle with 3 signatures.
 //! This module only measures; it builds its own synthetic bundle and keys in memory.
 
 use std::time::Instant;
@@ -23,6 +24,9 @@ pub struct GateBench {
     pub gate_mb_s_mixed: f64,
     /// Added latency per model token (about 4 bytes) on the output stream, microseconds.
     pub gate_us_per_token: f64,
+    /// The same with the default bundle's learned classifier added to those rules (scored at
+    /// each streaming checkpoint), microseconds.
+    pub gate_us_per_token_classifier: f64,
     /// Verifying a 1 MB bundle with 3 signatures (threshold 3), milliseconds (median).
     pub bundle_verify_ms: f64,
     /// Phrase rules in the measured bundle.
@@ -86,6 +90,9 @@ fn rules(payload_bytes: usize) -> RulesFile {
             max_len: None,
             detector: None,
             notice: None,
+            model: None,
+            thresholds: None,
+            model_file: None,
         });
     }
     for i in 0..REGEX_RULES {
@@ -103,6 +110,9 @@ fn rules(payload_bytes: usize) -> RulesFile {
             max_len: Some(40),
             detector: None,
             notice: None,
+            model: None,
+            thresholds: None,
+            model_file: None,
         });
     }
     let mut size: usize = rules
@@ -225,8 +235,36 @@ fn per_token_us(gate: &Gate, text: &str) -> f64 {
     for t in &tokens {
         std::hint::black_box(out.push(t));
     }
-    std::hint::black_box(out.finish());
-    start.elapsed().as_secs_f64() * 1e6 / tokens.len() as f64
+    let (_, report) = std::hint::black_box(out.finish());
+    let elapsed = start.elapsed();
+    // A blocked stream stops working early and would measure nothing.
+    if report.verdict != crate::safety::Verdict::Allow {
+        return f64::NAN;
+    }
+    elapsed.as_secs_f64() * 1e6 / tokens.len() as f64
+}
+
+/// The bench rules plus the default bundle's classifier rule, signed and verified.
+fn gate_with_classifier(now: OffsetDateTime) -> Result<Gate, SafetyError> {
+    let mut file = rules(0);
+    let classifier = crate::safety::default_bundle()?
+        .payload()
+        .rules
+        .iter()
+        .find(|r| r.kind == RuleKind::Classifier)
+        .cloned()
+        .ok_or_else(|| SafetyError::InvalidRules {
+            reason: "the default bundle has no classifier rule".into(),
+        })?;
+    file.rules.push(classifier);
+    let key = SigningKey::generate()?;
+    let root =
+        RootPayload::new(&[key.public_key()], 1, 1, now + Duration::days(1), false).sign(&[&key]);
+    let root = TrustRoot::from_pinned(root.to_json().as_bytes())?;
+    let payload = file.into_payload(1, now - Duration::days(1), now + Duration::days(1))?;
+    let signed = payload.sign(&[&key])?.to_json();
+    let bundle = BundleVerifier::new(root).check(signed.as_bytes(), &VerifyPolicy::now())?;
+    Gate::new(&bundle)
 }
 
 fn verify_ms() -> Result<f64, SafetyError> {
@@ -284,11 +322,15 @@ pub fn run() -> Result<GateBench, SafetyError> {
     let token_text = &prose[..1 << 20];
     per_token_us(&gate, token_text);
     let gate_us_per_token = per_token_us(&gate, token_text);
+    let with_classifier = gate_with_classifier(now)?;
+    per_token_us(&with_classifier, token_text);
+    let gate_us_per_token_classifier = per_token_us(&with_classifier, token_text);
     Ok(GateBench {
         gate_mb_s: gate_mb_s_english.min(gate_mb_s_mixed),
         gate_mb_s_english,
         gate_mb_s_mixed,
         gate_us_per_token,
+        gate_us_per_token_classifier,
         bundle_verify_ms: verify_ms()?,
         phrase_rules: PHRASE_RULES,
         regex_rules: REGEX_RULES,
@@ -304,5 +346,14 @@ mod tests {
         assert!(!text.is_empty());
         let file = super::rules(0);
         assert_eq!(file.rules.len(), super::PHRASE_RULES + super::REGEX_RULES);
+    }
+
+    #[test]
+    fn the_bench_prose_streams_through_the_classifier_unblocked() {
+        let now = crate::safety::OffsetDateTime::now_utc();
+        let gate = super::gate_with_classifier(now).expect("gate");
+        assert!(gate.has_classifier(false));
+        let us = super::per_token_us(&gate, &super::english(64 * 1024));
+        assert!(us.is_finite() && us > 0.0, "{us}");
     }
 }

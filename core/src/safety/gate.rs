@@ -3,15 +3,18 @@
 //! possible match, so nothing of a blocked or redacted phrase is released, not even a prefix,
 //! and what it releases is the same whatever the chunk boundaries. This module owns release
 //! decisions and reports; matching is [`super::rules`] and a private scanner, and it has no way
-//! to change a rule.
+//! to change a rule. With a `classifier` rule, the output gate also releases text only up to
+//! the last classifier checkpoint that passed ([`super::classifier::check`]), so a harmful
+//! answer is cut at the checkpoint before the one that failed, whatever the chunking.
 
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::payload::{Action, Templates};
+use super::classifier::check::{Checkpoints, ClassifierCheck};
+use super::payload::Templates;
 use super::rules::RuleSet;
-use super::scan::Scanner;
+use super::stream::Stream;
 use super::{SafetyError, VerifiedBundle};
 
 /// The gate's decision, from mildest to strictest.
@@ -67,6 +70,8 @@ pub struct InputVerdict {
 pub struct Gate {
     input: Arc<RuleSet>,
     output: Arc<RuleSet>,
+    input_classifier: Option<Arc<ClassifierCheck>>,
+    output_classifier: Option<Arc<ClassifierCheck>>,
     templates: Arc<Templates>,
     developer_mode: bool,
 }
@@ -78,6 +83,8 @@ impl Gate {
         Ok(Self {
             input: Arc::new(RuleSet::compile(payload, true)?),
             output: Arc::new(RuleSet::compile(payload, false)?),
+            input_classifier: ClassifierCheck::compile(payload, true)?,
+            output_classifier: ClassifierCheck::compile(payload, false)?,
             templates: Arc::new(payload.templates.clone()),
             developer_mode: false,
         })
@@ -90,14 +97,28 @@ impl Gate {
         Self {
             input: Arc::new(RuleSet::compile(&empty, true).expect("the empty rule set compiles")),
             output: Arc::new(RuleSet::compile(&empty, false).expect("the empty rule set compiles")),
+            input_classifier: None,
+            output_classifier: None,
             templates: Arc::new(empty.templates),
             developer_mode: true,
         }
     }
 
-    /// How many bytes of normalized text the output gate holds back.
+    /// How many bytes of normalized text the output gate holds back for its rules (with an
+    /// output classifier, text is also held back to the last passing checkpoint: at most
+    /// [`super::classifier::check::MAX_GAP`] × 2 more bytes).
     pub fn hold_back_bytes(&self) -> usize {
         self.output.window()
+    }
+
+    /// Whether the bundle's classifier checks the user's text (`input == true`) or the
+    /// model's.
+    pub fn has_classifier(&self, input: bool) -> bool {
+        if input {
+            self.input_classifier.is_some()
+        } else {
+            self.output_classifier.is_some()
+        }
     }
 
     /// Apply the input rules to the user's whole text.
@@ -106,9 +127,16 @@ impl Gate {
             Arc::clone(&self.input),
             Arc::clone(&self.templates),
             self.developer_mode,
+            None,
         );
         stream.push_str(text);
-        let (rest, report) = stream.finish();
+        let (rest, mut report) = stream.finish();
+        if let Some(check) = &self.input_classifier {
+            if check.flags(text) {
+                report.verdict = Verdict::Block;
+                report.rules.push(check.id().to_owned());
+            }
+        }
         let text = if report.verdict == Verdict::Block {
             self.templates.refusal.clone()
         } else {
@@ -126,6 +154,7 @@ impl Gate {
                 Arc::clone(&self.output),
                 Arc::clone(&self.templates),
                 self.developer_mode,
+                self.output_classifier.clone().map(Checkpoints::new),
             ),
         }
     }
@@ -162,208 +191,16 @@ impl OutputGate {
         self.stream.take_released()
     }
 
+    /// A block rule matched: nothing more of the model's text will be shown, so the caller
+    /// should stop generating.
+    pub fn is_blocked(&self) -> bool {
+        self.stream.scanner.core.blocked || self.stream.classifier_failed()
+    }
+
     /// The answer ended: the rest of the text to show (with the refusal or notices) and the
     /// report.
     pub fn finish(mut self) -> (String, GateReport) {
         let (rest, report) = self.stream.finish();
         (self.stream.take_released() + &rest, report)
-    }
-}
-
-/// Release bookkeeping over a [`Scanner`].
-struct Stream {
-    scanner: Scanner,
-    rules: Arc<RuleSet>,
-    templates: Arc<Templates>,
-    developer_mode: bool,
-    /// Original text not yet released, starting at absolute offset `released`.
-    pending: String,
-    released: u64,
-    /// Original bytes fed (complete characters).
-    consumed: u64,
-    utf8_carry: Vec<u8>,
-    out: String,
-    refused: bool,
-    /// Whether the text released so far ends with a line break (for spacing notices).
-    ends_with_newline: bool,
-}
-
-impl Stream {
-    fn new(rules: Arc<RuleSet>, templates: Arc<Templates>, developer_mode: bool) -> Self {
-        Self {
-            scanner: Scanner::new(Arc::clone(&rules)),
-            rules,
-            templates,
-            developer_mode,
-            pending: String::new(),
-            released: 0,
-            consumed: 0,
-            utf8_carry: Vec::new(),
-            out: String::new(),
-            refused: false,
-            ends_with_newline: false,
-        }
-    }
-
-    fn push_str(&mut self, text: &str) {
-        if self.refused || text.is_empty() {
-            return;
-        }
-        self.pending.push_str(text);
-        self.scanner.feed(text, self.consumed);
-        self.consumed += text.len() as u64;
-        self.release();
-    }
-
-    fn push_bytes(&mut self, chunk: &[u8]) {
-        let mut bytes = std::mem::take(&mut self.utf8_carry);
-        bytes.extend_from_slice(chunk);
-        let mut rest = &bytes[..];
-        loop {
-            match std::str::from_utf8(rest) {
-                Ok(valid) => {
-                    self.push_str(valid);
-                    break;
-                }
-                Err(e) => {
-                    let (valid, after) = rest.split_at(e.valid_up_to());
-                    self.push_str(std::str::from_utf8(valid).expect("checked valid"));
-                    match e.error_len() {
-                        Some(n) => {
-                            self.push_str("\u{FFFD}");
-                            rest = &after[n..];
-                        }
-                        None => {
-                            self.utf8_carry = after.to_vec();
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Release what is safe now (or, after a block, the safe prefix and the refusal).
-    fn release(&mut self) {
-        if self.refused {
-            return;
-        }
-        let core = &self.scanner.core;
-        if core.blocked {
-            let limit = core.block_release;
-            self.release_to(limit);
-            self.refuse();
-            return;
-        }
-        let limit = self.scanner.safe_orig(self.consumed);
-        self.release_to(limit);
-    }
-
-    fn refuse(&mut self) {
-        if self.released > 0 && !self.ends_with_newline {
-            self.out.push_str("\n\n");
-        }
-        self.out.push_str(&self.templates.refusal);
-        self.refused = true;
-        self.pending.clear();
-    }
-
-    /// Release original text up to `limit` (held back further so no mask is split), masking
-    /// redaction spans.
-    fn release_to(&mut self, limit: u64) {
-        let spans = &self.scanner.core.spans;
-        let mut limit = limit.max(self.released);
-        if let Some(&(s, _)) = spans.iter().find(|&&(s, e)| s < limit && e > limit) {
-            limit = s.max(self.released);
-        }
-        let mut at = self.released;
-        for &(s, e) in spans
-            .iter()
-            .filter(|&&(s, e)| e > self.released && s < limit)
-        {
-            self.out.push_str(
-                &self.pending[(at - self.released) as usize..(s - self.released) as usize],
-            );
-            self.out.push_str(&self.templates.redaction);
-            at = e;
-        }
-        if at < limit {
-            self.out.push_str(
-                &self.pending[(at - self.released) as usize..(limit - self.released) as usize],
-            );
-        }
-        if let Some(last) = self.out.chars().last() {
-            self.ends_with_newline = last == '\n';
-        }
-        let done = (limit.max(at) - self.released) as usize;
-        self.pending.drain(..done);
-        self.released += done as u64;
-        let released = self.released;
-        self.scanner.core.spans.retain(|&(_, e)| e > released);
-    }
-
-    fn take_released(&mut self) -> String {
-        std::mem::take(&mut self.out)
-    }
-
-    fn finish(&mut self) -> (String, GateReport) {
-        if !self.utf8_carry.is_empty() {
-            self.utf8_carry.clear();
-            self.push_str("\u{FFFD}");
-        }
-        if !self.refused {
-            self.scanner.finish();
-            if self.scanner.core.blocked {
-                self.release();
-            } else {
-                self.release_to(self.consumed);
-                self.append_notices();
-            }
-        }
-        let core = &self.scanner.core;
-        let matched = core.matched_rules();
-        let metas: Vec<&super::rules::RuleMeta> = matched
-            .iter()
-            .map(|&r| &self.rules.rules()[r as usize])
-            .collect();
-        let verdict = if core.blocked {
-            Verdict::Block
-        } else if metas.iter().any(|m| m.action == Action::Redact) {
-            Verdict::Redact
-        } else if metas.iter().any(|m| m.action == Action::Annotate) {
-            Verdict::Annotate
-        } else {
-            Verdict::Allow
-        };
-        let mut rules: Vec<String> = metas.iter().map(|m| m.id.clone()).collect();
-        if core.failed() {
-            rules.push("keel.gate-failure".into());
-        }
-        let report = GateReport {
-            verdict,
-            rules,
-            developer_mode: self.developer_mode,
-        };
-        (std::mem::take(&mut self.out), report)
-    }
-
-    /// Append each distinct notice of the matched annotate rules, in rule order.
-    fn append_notices(&mut self) {
-        let mut notices: Vec<&str> = Vec::new();
-        for r in self.scanner.core.matched_rules() {
-            let meta = &self.rules.rules()[r as usize];
-            if meta.action == Action::Annotate {
-                let notice = meta.notice.as_deref().unwrap_or(&self.templates.notice);
-                if !notices.contains(&notice) {
-                    notices.push(notice);
-                }
-            }
-        }
-        for n in notices {
-            self.out
-                .push_str(if self.ends_with_newline { "\n" } else { "\n\n" });
-            self.out.push_str(n);
-            self.ends_with_newline = false;
-        }
     }
 }

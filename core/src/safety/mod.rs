@@ -17,6 +17,8 @@
 //! - [`payload`]: what a bundle says (rules, templates, model digests, envelope).
 //! - [`verify`]: the verification policy; each refusal has its own [`SafetyError`] variant.
 //! - [`normalize`], [`detectors`], [`rules`], [`gate`]: matching.
+//! - [`classifier`]: the learned classifier a `classifier` rule carries (weights inline in the
+//!   signed payload); the gate scores the user's text and the answer at streaming checkpoints.
 //! - [`personalization`]: the personalization envelope and its clamp-or-refuse API.
 //! - [`keys`]: Ed25519 key files for publishers.
 //!
@@ -49,11 +51,13 @@ pub mod gate;
 pub mod keys;
 pub mod normalize;
 pub mod payload;
+mod payload_model;
 pub mod personalization;
 pub mod rollback;
 pub mod rules;
 mod scan;
 pub mod slot;
+mod stream;
 pub mod trust;
 pub mod verify;
 

@@ -1,4 +1,5 @@
-//! What a bundle says: its id, version, validity window, allowed models, rules, templates and
+//! What a bundle says: its id, version, validity window, allowed models, rules (including the
+//! learned classifier's weights and thresholds, ADR 0041), templates and
 //! the personalization envelope — the signed payload — and `rules.toml`, the publisher's source
 //! for it. This module owns the data shapes and their structural checks; compiling rules into
 //! matchers is [`super::rules`], signatures are [`super::trust`].
@@ -6,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::classifier::{ClassifierSpec, Thresholds};
 use super::detectors::DetectorKind;
 use super::personalization::PersonalizationEnvelope;
 use super::trust::format_time;
@@ -66,6 +68,9 @@ pub enum RuleKind {
     Regex,
     /// A built-in personal-data detector.
     Detector,
+    /// The learned classifier ([`super::classifier`]): weights inline, a threshold per
+    /// category; always `block`.
+    Classifier,
 }
 
 /// Which text a rule applies to.
@@ -103,7 +108,7 @@ pub enum Action {
 }
 
 /// One rule as written in `rules.toml` and the payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Stable id: lowercase letters, digits, `.`, `-`, `_`.
@@ -129,6 +134,18 @@ pub struct RuleSpec {
     /// For `annotate`: this rule's notice instead of the bundle's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
+    /// For `classifier`: the weights, inline in the signed payload (ADR 0041).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ClassifierSpec>,
+    /// For `classifier`: a score at or above blocks (requests: the user's text; answers: the
+    /// model's text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Thresholds>,
+    /// For `classifier`, in `rules.toml` only: a model file from `keel bundle
+    /// train-classifier`, relative to `rules.toml`. [`RulesFile::from_path`] inlines it into
+    /// `model` (and `thresholds`, unless given); a payload never carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_file: Option<String>,
 }
 
 /// `rules.toml`: everything in the payload except version and validity, which the signer
@@ -179,7 +196,7 @@ impl RulesFile {
     }
 }
 
-fn invalid(reason: impl Into<String>) -> SafetyError {
+pub(super) fn invalid(reason: impl Into<String>) -> SafetyError {
     SafetyError::InvalidRules {
         reason: reason.into(),
     }
@@ -226,6 +243,15 @@ impl BundlePayload {
         if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
             return Err(invalid(format!("rule id {} is used twice", w[0])));
         }
+        if self
+            .rules
+            .iter()
+            .filter(|r| r.kind == RuleKind::Classifier)
+            .count()
+            > 1
+        {
+            return Err(invalid("at most one classifier rule per bundle"));
+        }
         for rule in &self.rules {
             if !id_ok(&rule.id) {
                 return Err(invalid("a rule id must be 1-64 of a-z 0-9 . _ -"));
@@ -242,17 +268,37 @@ impl RuleSpec {
         let has_phrases = !self.phrases.is_empty();
         let has_regex = self.pattern.is_some() || self.max_len.is_some();
         let has_detector = self.detector.is_some();
+        let has_model = self.model.is_some() || self.thresholds.is_some();
+        if self.model_file.is_some() {
+            return Err(invalid(format!(
+                "rule {id}: `model_file` was not inlined; load rules.toml with `RulesFile::from_path` (as `keel bundle sign` does)"
+            )));
+        }
         let fits = match self.kind {
-            RuleKind::Phrases => has_phrases && !has_regex && !has_detector,
+            RuleKind::Phrases => has_phrases && !has_regex && !has_detector && !has_model,
             RuleKind::Regex => {
-                self.pattern.is_some() && self.max_len.is_some() && !has_phrases && !has_detector
+                self.pattern.is_some()
+                    && self.max_len.is_some()
+                    && !has_phrases
+                    && !has_detector
+                    && !has_model
             }
-            RuleKind::Detector => has_detector && !has_phrases && !has_regex,
+            RuleKind::Detector => has_detector && !has_phrases && !has_regex && !has_model,
+            RuleKind::Classifier => {
+                self.model.is_some()
+                    && self.thresholds.is_some()
+                    && !has_phrases
+                    && !has_regex
+                    && !has_detector
+            }
         };
         if !fits {
             return Err(invalid(format!(
-                "rule {id}: a phrases rule needs only `phrases`, a regex rule only `pattern` and `max_len`, a detector rule only `detector`"
+                "rule {id}: a phrases rule needs only `phrases`, a regex rule only `pattern` and `max_len`, a detector rule only `detector`, a classifier rule only `model` (or `model_file`) and `thresholds`"
             )));
+        }
+        if self.kind == RuleKind::Classifier {
+            self.validate_classifier()?;
         }
         if let Some(len) = self.max_len {
             if !(1..=MAX_REGEX_LEN).contains(&len) {
@@ -279,6 +325,8 @@ pub struct RuleCounts {
     pub regex: usize,
     /// Detector rules.
     pub detector: usize,
+    /// Classifier rules.
+    pub classifier: usize,
     /// All rules.
     pub total: usize,
 }
@@ -292,6 +340,7 @@ impl BundlePayload {
                 RuleKind::Phrases => c.phrases += 1,
                 RuleKind::Regex => c.regex += 1,
                 RuleKind::Detector => c.detector += 1,
+                RuleKind::Classifier => c.classifier += 1,
             }
         }
         c.total = self.rules.len();
@@ -349,12 +398,58 @@ mod tests {
 
     const DEFAULT_RULES: &str = include_str!("../../bundles/default/rules.toml");
 
+    fn default_rules_path() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bundles/default/rules.toml")
+    }
+
     fn payload() -> BundlePayload {
         let now = OffsetDateTime::now_utc();
-        RulesFile::from_toml(DEFAULT_RULES)
-            .expect("the default rules parse")
+        RulesFile::from_path(&default_rules_path())
+            .expect("the default rules and model file parse")
             .into_payload(1, now, now + time::Duration::days(1))
             .expect("the default rules are valid")
+    }
+
+    fn classifier_rule(p: &mut BundlePayload) -> &mut RuleSpec {
+        p.rules
+            .iter_mut()
+            .find(|r| r.kind == RuleKind::Classifier)
+            .expect("the default rules have a classifier rule")
+    }
+
+    #[test]
+    fn a_classifier_rule_needs_inline_weights_and_sane_thresholds() {
+        let now = OffsetDateTime::now_utc();
+        let raw = RulesFile::from_toml(DEFAULT_RULES).expect("parses without the model file");
+        let err = raw
+            .into_payload(1, now, now + time::Duration::days(1))
+            .expect_err("model_file must be inlined first");
+        assert!(err.to_string().contains("model_file"), "{err}");
+
+        let mut p = payload();
+        classifier_rule(&mut p).thresholds = Some(Thresholds {
+            request: 0.0,
+            answer: 0.5,
+        });
+        assert!(p.validate().is_err(), "a zero threshold blocks everything");
+        let mut p = payload();
+        classifier_rule(&mut p).action = Action::Annotate;
+        assert!(p.validate().is_err(), "a classifier rule blocks");
+        let mut p = payload();
+        let rule = classifier_rule(&mut p);
+        let model = rule.model.as_mut().expect("inlined");
+        model.weights.truncate(model.weights.len() - 8);
+        assert!(p.validate().is_err(), "truncated weights are refused");
+        let mut p = payload();
+        let extra = classifier_rule(&mut p).clone();
+        p.rules.push(RuleSpec {
+            id: "classifier.second".into(),
+            ..extra
+        });
+        assert!(p.validate().is_err(), "one classifier rule per bundle");
+        let mut p = payload();
+        classifier_rule(&mut p).phrases = vec!["x".into()];
+        assert!(p.validate().is_err(), "no phrases on a classifier rule");
     }
 
     #[test]
@@ -385,6 +480,7 @@ mod tests {
         let p = payload();
         let counts = p.rule_counts();
         assert!(counts.phrases > 0 && counts.regex > 0 && counts.detector > 0);
+        assert_eq!(counts.classifier, 1);
         for action in [Action::Block, Action::Redact, Action::Annotate] {
             assert!(p.rules.iter().any(|r| r.action == action));
         }

@@ -82,7 +82,12 @@ impl RuleSet {
         let mut phrase_patterns = Vec::new();
         let mut regexes: Vec<String> = Vec::new();
         let mut regex_patterns = Vec::new();
-        for spec in payload.rules.iter().filter(|r| r.scope.covers(input)) {
+        // The classifier is not an automaton: the gate runs it ([`super::classifier::check`]).
+        for spec in payload
+            .rules
+            .iter()
+            .filter(|r| r.scope.covers(input) && r.kind != RuleKind::Classifier)
+        {
             let rule = u32::try_from(rules.len()).expect("rule count is limited");
             rules.push(RuleMeta {
                 id: spec.id.clone(),
@@ -132,6 +137,7 @@ impl RuleSet {
                         detector: None,
                     });
                 }
+                RuleKind::Classifier => unreachable!("classifier rules are filtered out above"),
                 RuleKind::Detector => {
                     let kind = spec
                         .detector
@@ -291,6 +297,9 @@ mod tests {
             max_len: Some(16),
             detector: None,
             notice: None,
+            model: None,
+            thresholds: None,
+            model_file: None,
         }
     }
 

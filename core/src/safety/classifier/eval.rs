@@ -1,6 +1,7 @@
 //! Evaluation on the validation split only: precision, recall and false-positive rate per
 //! source and per group, requests scored against the request threshold and answers against the
-//! answer threshold, and the mean time of one check.
+//! answer threshold at every streaming checkpoint (as the gate cuts them), and the mean time
+//! of one check on a whole text.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -78,6 +79,18 @@ pub fn evaluate_split(c: &Classifier, t: Thresholds, data: &[Example], split: Sp
     let start = Instant::now();
     let scores: Vec<f32> = val.iter().map(|e| c.score(&e.text)).collect();
     let elapsed = start.elapsed();
+    // Answers are judged as the streaming gate judges them: cut if any checkpoint flags.
+    let scores: Vec<f32> = val
+        .iter()
+        .zip(scores)
+        .map(|(e, s)| {
+            if e.group.is_answer() {
+                super::check::stream_score(c, &e.text)
+            } else {
+                s
+            }
+        })
+        .collect();
     for (e, s) in val.iter().zip(&scores) {
         let threshold = if e.group.is_answer() {
             t.answer

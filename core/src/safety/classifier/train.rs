@@ -1,7 +1,9 @@
 //! Training: logistic regression on the train split by stochastic gradient descent with a
 //! fixed seed (a shuffled order from a xorshift generator), class-balanced and per-source
-//! capped example weights and L2 shrinkage; then one threshold for requests and one for
-//! answers chosen on the calibration split (never on validation). Same data, same seed: the
+//! capped example weights and L2 shrinkage, with safe answers also cut at their streaming
+//! checkpoints as extra negatives (the gate scores those openings on their own); then one threshold for requests and one for
+//! answers chosen on the calibration split (never on validation), answers scored at every
+//! streaming checkpoint as the gate scores them. Same data, same seed: the
 //! same bytes out.
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,10 @@ pub struct TrainConfig {
     pub max_lookalike_fpr: f32,
     /// The most safe-answer false positives allowed on calibration.
     pub max_safe_answer_fpr: f32,
+    /// Also train on safe answers cut at their streaming checkpoints, as negatives.
+    pub prefix_negatives: bool,
+    /// Those prefixes together weigh this fraction of one capped source.
+    pub prefix_weight: f32,
 }
 
 impl Default for TrainConfig {
@@ -45,6 +51,8 @@ impl Default for TrainConfig {
             max_everyday_fpr: 0.015,
             max_lookalike_fpr: 0.10,
             max_safe_answer_fpr: 0.02,
+            prefix_negatives: true,
+            prefix_weight: 0.25,
         }
     }
 }
@@ -103,7 +111,12 @@ impl XorShift {
 
 /// Train on `data`'s train split and calibrate on its calibration split.
 pub fn train(data: &[Example], cfg: &TrainConfig) -> Result<Trained, ModelError> {
-    let train: Vec<&Example> = data.iter().filter(|e| e.split == Split::Train).collect();
+    let prefixes = answer_prefixes(data, cfg);
+    let train: Vec<&Example> = data
+        .iter()
+        .filter(|e| e.split == Split::Train)
+        .chain(&prefixes)
+        .collect();
     let feats: Vec<Vec<u32>> = train
         .iter()
         .map(|e| {
@@ -112,7 +125,7 @@ pub fn train(data: &[Example], cfg: &TrainConfig) -> Result<Trained, ModelError>
             f
         })
         .collect();
-    let weights = example_weights(&train, cfg.source_cap);
+    let weights = example_weights(&train, cfg.source_cap, cfg.prefix_weight);
     let mut w = vec![0f32; 1usize << cfg.bits];
     let mut bias = 0f32;
     let mut order: Vec<usize> = (0..train.len()).collect();
@@ -148,13 +161,46 @@ pub fn train(data: &[Example], cfg: &TrainConfig) -> Result<Trained, ModelError>
     })
 }
 
-fn example_weights(train: &[&Example], cap: f32) -> Vec<f32> {
+const PREFIX_SOURCE: &str = "safe_answer_prefixes";
+
+/// Safe answers cut at their streaming checkpoints (the end excluded): extra negatives, so
+/// that the opening of a safe answer, which the gate scores on its own, is known to be safe.
+fn answer_prefixes(data: &[Example], cfg: &TrainConfig) -> Vec<Example> {
+    if !cfg.prefix_negatives {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for e in data
+        .iter()
+        .filter(|e| e.split == Split::Train && e.group == Group::SafeAnswer)
+    {
+        let points = super::check::checkpoints(&e.text);
+        for &p in points.iter().take(points.len().saturating_sub(1)) {
+            out.push(Example {
+                text: e.text[..p].to_owned(),
+                group: e.group,
+                source: PREFIX_SOURCE,
+                split: Split::Train,
+            });
+        }
+    }
+    out
+}
+
+fn example_weights(train: &[&Example], cap: f32, prefix_weight: f32) -> Vec<f32> {
     use std::collections::BTreeMap;
     let mut per_source: BTreeMap<&str, f32> = BTreeMap::new();
     for e in train {
         *per_source.entry(e.source).or_default() += 1.0;
     }
-    let source_w = |s: &str| (cap / per_source[s]).min(1.0);
+    let source_w = |s: &str| {
+        let w = (cap / per_source[s]).min(1.0);
+        if s == PREFIX_SOURCE {
+            w * prefix_weight
+        } else {
+            w
+        }
+    };
     let (mut pos, mut neg) = (0f32, 0f32);
     for e in train {
         if e.group.harmful() {
@@ -189,7 +235,13 @@ fn rate(scores: &[f32], t: f32) -> f32 {
 fn calibrate(c: &Classifier, data: &[Example], cfg: &TrainConfig) -> Thresholds {
     let mut by_group = std::collections::BTreeMap::<Group, Vec<f32>>::new();
     for e in data.iter().filter(|e| e.split == Split::Calibration) {
-        by_group.entry(e.group).or_default().push(c.score(&e.text));
+        // Answers are scored as the streaming gate scores them: at every checkpoint.
+        let score = if e.group.is_answer() {
+            super::check::stream_score(c, &e.text)
+        } else {
+            c.score(&e.text)
+        };
+        by_group.entry(e.group).or_default().push(score);
     }
     let get = |g: Group| by_group.get(&g).map(Vec::as_slice).unwrap_or(&[]);
     let grid = (5..=95).map(|i| i as f32 / 100.0);

@@ -6,6 +6,7 @@
 use crate::engine::EngineError;
 use crate::home::HomeError;
 use crate::model_fetch::FetchError;
+use crate::prefs::PrefsError;
 use crate::safety::SafetyError;
 use crate::store::StoreError;
 
@@ -27,6 +28,22 @@ pub enum Error {
     /// The safety bundle or the gate refused or failed.
     #[error(transparent)]
     Safety(#[from] SafetyError),
+    /// Feedback, a preference edit or an id was rejected (unknown turn, bad context key,
+    /// an edit the envelope refuses...); nothing was stored.
+    #[error(transparent)]
+    Prefs(#[from] PrefsError),
+    /// A stored record could not be encoded or read back as what it should be.
+    #[error("a stored {0} record could not be encoded or decoded")]
+    Record(&'static str),
+    /// The runtime was not configured completely or consistently; the text says what to set.
+    #[error("the Keel runtime is not configured: {0}")]
+    Config(String),
+    /// The runtime was closed; open a new one to continue.
+    #[error("the Keel runtime is closed; open a new one")]
+    Closed,
+    /// The chat was cancelled before it started; nothing was generated or recorded.
+    #[error("the chat was cancelled before it started")]
+    Cancelled,
 }
 
 /// Result with Keel's [`Error`].

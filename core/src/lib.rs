@@ -26,3 +26,7 @@ pub mod safety;
 pub mod store;
 
 pub use error::{Error, Result};
+pub use runtime::{
+    ChatCancel, ChatEvent, ChatOptions, ChatStream, Incognito, Keel, KeelBuilder, KeelReport,
+    KeelStatus,
+};

@@ -10,8 +10,20 @@
 //! (`personal_records.rs`); a concise answer is shown in whole sentences only
 //! (`personal_sentences.rs`). It owns no rule (the safety layer does), no model state (the
 //! engine does) and no learning maths (prefs does).
+//!
+//! [`Keel`] is the façade over all of it (`facade*.rs`): one `Send + Sync` runtime that opens
+//! the store, the bundle and the model from a builder, queues chats fairly for the engine,
+//! streams answers that cancel on drop, offers incognito chat, and the person's feedback,
+//! profile, forgetting, export and import.
 
 mod bundle;
+mod facade;
+mod facade_builder;
+mod facade_dispatch;
+mod facade_keys;
+mod facade_person;
+mod facade_queue;
+mod facade_stream;
 mod gated;
 mod personal;
 mod personal_error;
@@ -20,6 +32,10 @@ mod personal_records;
 mod personal_sentences;
 
 pub use bundle::{BundleChoice, BundleStatus};
+pub use facade::{Incognito, Keel, KeelStatus, StoreStatus};
+pub use facade_builder::KeelBuilder;
+pub use facade_keys::SharedKeyProvider;
+pub use facade_stream::{ChatCancel, ChatEvent, ChatOptions, ChatStream, KeelReport};
 pub use gated::{GatedChat, GatedTurn, TurnEvent, TurnReport};
 pub use personal::{PersonalChat, PersonalEvent, PersonalReport, PersonalTurn};
 pub use personal_error::PersonalError;

@@ -14,6 +14,7 @@ mod model_cmd;
 mod profile_edit;
 mod progress;
 mod safety_args;
+mod serve;
 mod status_cmd;
 mod steer_cmd;
 mod store_cmd;
@@ -73,6 +74,8 @@ enum Command {
     Profile(store_cmd::ProfileCmd),
     /// Record feedback or a stated preference for a person.
     Feedback(store_cmd::FeedbackArgs),
+    /// Serve Keel as a local OpenAI-compatible API (bearer token) with a chat page at `/`.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -120,5 +123,6 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Gate(a) => bundle_cmd::run_gate(a, &g),
         Command::Profile(c) => store_cmd::run_profile(c, &g),
         Command::Feedback(a) => store_cmd::run_feedback(a, &g),
+        Command::Serve(a) => serve::run(a, &g),
     }
 }

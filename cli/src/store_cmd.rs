@@ -124,7 +124,7 @@ pub struct FeedbackArgs {
 }
 
 /// Read a secret from `env` or, failing that, prompt on the terminal (twice when `confirm`).
-fn secret(env: &str, prompt: &str, confirm: bool) -> Result<SecretString, CliError> {
+pub(crate) fn secret(env: &str, prompt: &str, confirm: bool) -> Result<SecretString, CliError> {
     if let Ok(v) = std::env::var(env) {
         if v.is_empty() {
             return Err(CliError::Usage(format!("{env} is set but empty")));

@@ -1,0 +1,181 @@
+//! One chat turn as the server runs it: a checked [`ChatCall`] handed to Keel (personal or
+//! incognito), its events read under the generation timeout and the shutdown signal
+//! (either cancels the turn, which then ends at its next token), and Keel's report turned
+//! into the response's `keel` object, finish reason and usage.
+
+use std::time::Duration;
+
+use keel::engine::{ChatMessage, FinishReason};
+use keel::prefs::Shaping;
+use keel::runtime::{ChatEvent, ChatOptions, ChatStream, KeelReport};
+use keel::safety::Verdict;
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::errors::ApiError;
+use super::openai::{ChatCall, Role};
+use super::responses::Usage;
+use super::state::AppState;
+
+/// Start `call` on Keel: the person's turn, or an incognito one.
+pub fn start(app: &AppState, call: &ChatCall) -> Result<ChatStream, ApiError> {
+    let messages = call
+        .messages
+        .iter()
+        .map(|(role, text)| match role {
+            Role::System => ChatMessage::system(text.clone()),
+            Role::User => ChatMessage::user(text.clone()),
+            Role::Assistant => ChatMessage::assistant(text.clone()),
+        })
+        .collect();
+    let d = ChatOptions::default();
+    let options = ChatOptions {
+        max_tokens: call.max_tokens,
+        temperature: call.temperature.unwrap_or(d.temperature),
+        top_p: call.top_p.unwrap_or(d.top_p),
+        seed: call.seed.unwrap_or(d.seed),
+        stop: call.stop.clone(),
+        context: call.context.clone(),
+    };
+    let stream = if call.incognito {
+        app.keel.incognito()?.chat(messages, options)?
+    } else {
+        app.keel.chat(&call.user, messages, options)?
+    };
+    Ok(stream)
+}
+
+/// A running turn read with a deadline and the shutdown signal.
+pub struct Turn {
+    stream: ChatStream,
+    deadline: Instant,
+    shutdown: watch::Receiver<bool>,
+    cancelled: bool,
+}
+
+impl Turn {
+    /// Read `stream` until `timeout` from now, or until the server shuts down.
+    pub fn new(stream: ChatStream, timeout: Duration, shutdown: watch::Receiver<bool>) -> Self {
+        Self {
+            stream,
+            deadline: Instant::now() + timeout,
+            shutdown,
+            cancelled: false,
+        }
+    }
+
+    /// The next event; `None` after the last. Past the deadline or on shutdown the turn is
+    /// cancelled and its remaining events (the report, saying `cancelled`) still arrive.
+    pub async fn next(&mut self) -> Option<ChatEvent> {
+        use futures::StreamExt;
+        loop {
+            if self.cancelled || *self.shutdown.borrow() {
+                self.cancel();
+                return self.stream.next().await;
+            }
+            tokio::select! {
+                ev = self.stream.next() => return ev,
+                _ = tokio::time::sleep_until(self.deadline) => {
+                    tracing::warn!("an answer ran past the generation timeout; cancelling it");
+                    self.cancel();
+                }
+                changed = self.shutdown.changed() => {
+                    if changed.is_err() || *self.shutdown.borrow() {
+                        self.cancel();
+                    }
+                }
+            }
+        }
+    }
+
+    fn cancel(&mut self) {
+        if !self.cancelled {
+            self.cancelled = true;
+            self.stream.cancel();
+        }
+    }
+}
+
+/// The `keel` object of a response.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeelExt {
+    /// The id to send feedback about (absent for an incognito turn).
+    pub turn_id: Option<String>,
+    /// The person served (absent when incognito).
+    pub user: Option<String>,
+    /// The context served in.
+    pub context: Option<String>,
+    /// Whether nothing personal was read or written.
+    pub incognito: bool,
+    /// The preferences that shaped the answer, with why.
+    pub applied_preferences: Vec<Shaping>,
+    /// The gate's decision: allow, annotate, redact or block.
+    pub verdict: Verdict,
+    /// The gate's rules that fired (ids only).
+    pub rules: Vec<String>,
+    /// The bundle in force.
+    pub bundle_id: Option<String>,
+    /// Its version.
+    pub bundle_version: Option<u64>,
+    /// Its digest.
+    pub bundle_digest: Option<String>,
+    /// True when no bundle gates answers.
+    pub developer_mode: bool,
+    /// Time waiting for a generation slot and then for the engine, in milliseconds.
+    pub queue_wait_ms: f64,
+    /// From the request reaching Keel to its report, in milliseconds.
+    pub total_ms: f64,
+}
+
+/// What a report amounts to for the response.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The `keel` object.
+    pub keel: KeelExt,
+    /// OpenAI's finish reason.
+    pub finish_reason: &'static str,
+    /// Token counts.
+    pub usage: Usage,
+}
+
+/// Turn Keel's report into the response's parts; `server_wait` is the time the request
+/// waited for a slot before reaching Keel.
+pub fn outcome(call: &ChatCall, report: &KeelReport, server_wait: Duration) -> Outcome {
+    let t = &report.turn;
+    let mut rules: Vec<String> = t.input.rules.clone();
+    if let Some(o) = &t.output {
+        rules.extend(o.rules.iter().cloned());
+    }
+    let finish_reason = match (t.verdict, t.generation.as_ref().map(|g| g.finish)) {
+        (Verdict::Block, _) => "content_filter",
+        (_, Some(FinishReason::MaxTokens | FinishReason::ContextFull)) => "length",
+        _ => "stop",
+    };
+    let (prompt, completion) = t.generation.as_ref().map_or((0, 0), |g| {
+        (g.prompt_tokens as u64, g.generated_tokens as u64)
+    });
+    Outcome {
+        keel: KeelExt {
+            turn_id: report.turn_id.as_ref().map(|t| t.as_str().to_owned()),
+            user: (!report.incognito).then(|| call.user.clone()),
+            context: report.context.as_ref().map(|c| c.as_str().to_owned()),
+            incognito: report.incognito,
+            applied_preferences: report.shaped_by.clone(),
+            verdict: t.verdict,
+            rules,
+            bundle_id: t.bundle.bundle_id.clone(),
+            bundle_version: t.bundle.version,
+            bundle_digest: t.bundle.digest.clone(),
+            developer_mode: t.bundle.developer_mode,
+            queue_wait_ms: server_wait.as_secs_f64() * 1000.0 + report.waited_ms,
+            total_ms: report.total_ms,
+        },
+        finish_reason,
+        usage: Usage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt + completion,
+        },
+    }
+}

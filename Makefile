@@ -10,15 +10,19 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/keel/target
 CARGO ?= cargo
 KEEL := $(CARGO_TARGET_DIR)/release/keel
 
-.PHONY: run test setup build model lint unit bench clean
+.PHONY: run test setup test-setup build model lint unit bindings serve bench clean
 
 run: build model
 	$(KEEL) demo
 
-test: build model lint unit
+test: build model lint unit bindings serve
 
 setup:
 	@.ci/ensure-system-deps
+
+# What the bindings and server tests need besides the build (venv, npm, JDK, JNA, Chromium).
+test-setup:
+	@.ci/ensure-system-deps --for-tests
 
 build: setup
 	$(CARGO) build --release --locked -p keel-cli
@@ -33,6 +37,14 @@ lint: setup
 
 unit: setup
 	$(CARGO) test --release --locked --workspace --no-fail-fast
+
+# Kotlin (JVM), Python (wheel) and Swift (generation) bindings on the real model.
+bindings: build model test-setup
+	.ci/test-bindings
+
+# `keel serve`: the openai package, the chat page in headless Chromium, load, shutdown.
+serve: build model test-setup
+	KEEL_BIN=$(KEEL) .ci/test-serve
 
 bench: build model
 	$(KEEL) bench --json

@@ -66,11 +66,15 @@ impl KeySource {
             Self::Passphrase { passphrase } => {
                 Arc::new(PassphraseKeyProvider::new(SecretString::new(passphrase)))
             }
-            Self::RawKeyHex { hex } => Arc::new(RawKeyProvider::new(
-                SecretKey::from_hex(&hex).map_err(|e| KeelError::InvalidInput {
-                    reason: e.to_string(),
-                })?,
-            )),
+            Self::RawKeyHex { hex } => {
+                // The key's text is as secret as the key: wiped once parsed.
+                let hex = zeroize::Zeroizing::new(hex);
+                Arc::new(RawKeyProvider::new(SecretKey::from_hex(&hex).map_err(
+                    |e| KeelError::InvalidInput {
+                        reason: e.to_string(),
+                    },
+                )?))
+            }
         })
     }
 }

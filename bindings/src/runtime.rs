@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use keel::prefs::{FeedbackEvent, FeedbackKind, TurnId};
 use keel::runtime::BundleChoice;
 use keel::store::SecretString;
 use keel::{Keel, KeelBuilder};
@@ -210,12 +209,7 @@ impl KeelRuntime {
 
     /// `user` asked for another answer to turn `turn_id` ("try again").
     pub fn regenerate(&self, user: String, turn_id: String) -> Result<FeedbackResult, KeelError> {
-        let event = FeedbackEvent {
-            turn: TurnId::new(turn_id).map_err(keel::Error::from)?,
-            context: None,
-            kind: FeedbackKind::Regenerate,
-        };
-        Ok(self.0.feedback(&user, &event)?.into())
+        Ok(self.0.regenerate(&user, &turn_id)?.into())
     }
 
     /// `user` rewrote turn `turn_id`'s answer as `edited`.

@@ -347,3 +347,35 @@ fn a_failing_key_provider_or_a_wrong_key_is_a_clear_error() {
         .expect_err("wrong key");
     assert!(matches!(err, Error::Store(StoreError::WrongKey)), "{err:?}");
 }
+
+/// Closing right after a chat was submitted never lets it run to its whole budget, whether
+/// the dispatcher had already taken it from the queue or not: it fails as closed or
+/// cancelled, or ends at once with a cancelled report.
+#[test]
+fn close_right_after_a_submit_never_runs_the_turn_to_its_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for round in 0..6 {
+        let keel = open(dir.path());
+        let stream = keel
+            .chat("fay", ask(STORY), ChatOptions::greedy(400))
+            .expect("chat");
+        if round % 2 == 1 {
+            // Give the dispatcher a moment to take the request before the close.
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        let closing = Instant::now();
+        keel.close();
+        let took = closing.elapsed();
+        match stream.collect_blocking() {
+            Err(Error::Closed | Error::Cancelled) => {}
+            Ok((_, report)) => {
+                if let Some(g) = report.turn.generation {
+                    assert_eq!(g.finish, FinishReason::Cancelled, "round {round}");
+                    assert!(g.generated_tokens < 400, "round {round}");
+                }
+            }
+            Err(e) => panic!("round {round}: unexpected {e:?}"),
+        }
+        assert!(took.as_secs() < 10, "round {round}: close took {took:?}");
+    }
+}

@@ -96,6 +96,18 @@ def test_feedback_and_profile(runtime):
     assert any(s.dimension == keel.Dimension.VERBOSITY for s in nxt.report.shaped_by)
 
 
+def test_try_again_is_recorded_through_the_runtime(runtime):
+    first = runtime.chat_blocking("cai", ask("Say hello."), keel.greedy_chat_options(8))
+    again = runtime.regenerate("cai", first.report.turn_id)
+    assert again.turn_id == first.report.turn_id
+    assert again.event_id is not None
+    with pytest.raises(keel.KeelError.InvalidInput):
+        runtime.regenerate("cai", "no-such-turn")
+    # Another person cannot refer to cai's turn.
+    with pytest.raises(keel.KeelError.InvalidInput):
+        runtime.regenerate("dee", first.report.turn_id)
+
+
 def test_unknown_turn_is_invalid_input(runtime):
     with pytest.raises(keel.KeelError.InvalidInput):
         runtime.rate("ben", "no-such-turn", True)

@@ -154,6 +154,23 @@ impl ApiError {
         e
     }
 
+    /// The answer waited for the engine for the whole generation timeout and never
+    /// started (503).
+    pub fn generation_timeout(secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_overloaded",
+            "generation_timeout",
+            format!(
+                "the answer waited {secs} s for the model and was cancelled before it started; \
+                 retry later, or start keel serve with a larger --generation-timeout-secs or a \
+                 smaller --max-concurrent"
+            ),
+        );
+        e.retry_after = Some(secs.max(1));
+        e
+    }
+
     /// The server is shutting down (503).
     pub fn shutting_down() -> Self {
         Self::new(

@@ -41,12 +41,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                     e.column()
                 ),
             ),
-            // serde's message names the field and the expected type, never the value sent.
-            Category::Data => {
-                ApiError::bad_request("invalid_request", format!("invalid request: {e}"))
-            }
+            // serde's message names the field and the expected type, and quotes a string
+            // value sent where another type belongs: that value is left out.
+            Category::Data => ApiError::bad_request(
+                "invalid_request",
+                format!("invalid request: {}", without_quoted(&e.to_string())),
+            ),
         }
     })
+}
+
+/// `message` with any double-quoted text (a value the client sent) replaced by `"…"`.
+fn without_quoted(message: &str) -> String {
+    match (message.find('"'), message.rfind('"')) {
+        (Some(start), Some(end)) if end > start => {
+            format!("{}\"…\"{}", &message[..start], &message[end + 1..])
+        }
+        _ => message.to_owned(),
+    }
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -269,6 +281,16 @@ mod tests {
             .expect_err("missing field");
         assert_eq!((e.status.as_u16(), e.code), (400, "invalid_request"));
         assert!(e.message.contains("model"), "{}", e.message);
+        // A person's text sent where another type belongs is not echoed back.
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Count {
+            n: u32,
+        }
+        let e = parse_json::<Count>(b"{\"n\": \"my secret\"}").expect_err("wrong type");
+        assert_eq!(e.code, "invalid_request");
+        assert!(!e.message.contains("secret"), "{}", e.message);
+        assert!(e.message.contains("invalid type"), "{}", e.message);
         let e = read_json::<serde_json::Value>(&HeaderMap::new(), Body::from("{}"), &l)
             .await
             .expect_err("no content type");

@@ -61,7 +61,7 @@ pub async fn chat_completions(
         match turn.next().await {
             Some(ChatEvent::Chunk(c)) => text.push_str(&c),
             Some(ChatEvent::Done(report)) => break report,
-            Some(ChatEvent::Failed(e)) => return Err(e.into()),
+            Some(ChatEvent::Failed(e)) => return Err(turn.failure(e)),
             None => return Err(ApiError::shutting_down()),
         }
     };

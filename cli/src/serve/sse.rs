@@ -15,7 +15,6 @@ use keel::runtime::{ChatEvent, ChatStream};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use super::errors::ApiError;
 use super::limits::Slot;
 use super::openai::ChatCall;
 use super::responses::{Chunk, ChunkChoice, Delta};
@@ -152,7 +151,7 @@ async fn drive(
                 break;
             }
             Some(ChatEvent::Failed(e)) => {
-                let e = ApiError::from(e);
+                let e = turn.failure(e);
                 let body = serde_json::json!({"error": {
                     "message": e.message, "type": e.kind, "param": e.param, "code": e.code,
                 }});

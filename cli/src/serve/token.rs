@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use keel::store::SecretString;
 use ring::digest::{digest, SHA256};
 use ring::rand::{SecureRandom, SystemRandom};
 use subtle::ConstantTimeEq;
@@ -20,11 +21,12 @@ pub const TOKEN_FILE: &str = "server-token";
 pub const MIN_ENV_TOKEN_CHARS: usize = 16;
 /// Random bytes in a generated token.
 const TOKEN_BYTES: usize = 32;
+/// Lowercase hexadecimal digits.
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// A bearer token. Its `Debug` never shows it.
-#[derive(Clone)]
+/// A bearer token. Its `Debug` never shows it; its text is zeroized on drop.
 pub struct Token {
-    secret: String,
+    secret: SecretString,
     hash: [u8; 32],
 }
 
@@ -36,13 +38,14 @@ impl std::fmt::Debug for Token {
 
 impl Token {
     fn new(secret: String) -> Self {
-        let hash = sha256(secret.as_bytes());
+        let secret = SecretString::new(secret);
+        let hash = sha256(secret.expose_secret().as_bytes());
         Self { secret, hash }
     }
 
     /// The token's text (to print once or hand to a client).
     pub fn expose(&self) -> &str {
-        &self.secret
+        self.secret.expose_secret()
     }
 
     /// Whether `presented` is this token, compared in constant time.
@@ -99,10 +102,11 @@ pub fn resolve(
     }
     let path = token_path(home);
     if !rotate {
-        match std::fs::read_to_string(&path) {
-            Ok(s) if !s.trim().is_empty() => {
+        match std::fs::read_to_string(&path).map(SecretString::new) {
+            Ok(s) if !s.expose_secret().trim().is_empty() => {
                 tighten(&path)?;
-                return Ok((Token::new(s.trim().to_owned()), Origin::Stored(path)));
+                let token = Token::new(s.expose_secret().trim().to_owned());
+                return Ok((token, Origin::Stored(path)));
             }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -116,11 +120,18 @@ pub fn resolve(
 
 /// A fresh token: `keel-` and 32 random bytes in hex.
 pub fn generate() -> Result<Token, CliError> {
-    let mut bytes = [0u8; TOKEN_BYTES];
-    SystemRandom::new().fill(&mut bytes).map_err(|_| {
+    let mut bytes = zeroize::Zeroizing::new([0u8; TOKEN_BYTES]);
+    SystemRandom::new().fill(bytes.as_mut()).map_err(|_| {
         CliError::Usage("the system's random number generator failed; try again".into())
     })?;
-    Ok(Token::new(format!("keel-{}", hex::encode(bytes))))
+    // Written straight into the token's own string: no unzeroized copy of it is left.
+    let mut text = String::with_capacity(5 + 2 * TOKEN_BYTES);
+    text.push_str("keel-");
+    for &b in bytes.iter() {
+        text.push(char::from(HEX[usize::from(b >> 4)]));
+        text.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    Ok(Token::new(text))
 }
 
 /// Write the token to `path` readable by its owner only: a 0600 temporary file renamed
@@ -186,6 +197,9 @@ mod tests {
         let (t1, o1) = resolve(dir.path(), None, false).expect("create");
         assert_eq!(o1, Origin::Created(token_path(dir.path())));
         assert!(t1.expose().starts_with("keel-") && t1.expose().len() == 5 + 64);
+        assert!(t1.expose()[5..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

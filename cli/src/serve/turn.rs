@@ -50,8 +50,10 @@ pub fn start(app: &AppState, call: &ChatCall) -> Result<ChatStream, ApiError> {
 pub struct Turn {
     stream: ChatStream,
     deadline: Instant,
+    timeout: Duration,
     shutdown: watch::Receiver<bool>,
     cancelled: bool,
+    timed_out: bool,
 }
 
 impl Turn {
@@ -60,8 +62,10 @@ impl Turn {
         Self {
             stream,
             deadline: Instant::now() + timeout,
+            timeout,
             shutdown,
             cancelled: false,
+            timed_out: false,
         }
     }
 
@@ -78,6 +82,7 @@ impl Turn {
                 ev = self.stream.next() => return ev,
                 _ = tokio::time::sleep_until(self.deadline) => {
                     tracing::warn!("an answer ran past the generation timeout; cancelling it");
+                    self.timed_out = true;
                     self.cancel();
                 }
                 changed = self.shutdown.changed() => {
@@ -89,11 +94,25 @@ impl Turn {
         }
     }
 
+    /// The error to answer for a turn that failed with `e`: a turn the generation timeout
+    /// cancelled before it started (it waited for the engine all that time) is a timeout,
+    /// not the shutdown that is the only other reason the server cancels a turn.
+    pub fn failure(&self, e: keel::Error) -> ApiError {
+        failure(e, self.timed_out, self.timeout)
+    }
+
     fn cancel(&mut self) {
         if !self.cancelled {
             self.cancelled = true;
             self.stream.cancel();
         }
+    }
+}
+
+fn failure(e: keel::Error, timed_out: bool, timeout: Duration) -> ApiError {
+    match e {
+        keel::Error::Cancelled if timed_out => ApiError::generation_timeout(timeout.as_secs()),
+        e => ApiError::from(e),
     }
 }
 
@@ -177,5 +196,23 @@ pub fn outcome(call: &ChatCall, report: &KeelReport, server_wait: Duration) -> O
             completion_tokens: completion,
             total_tokens: prompt + completion,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turn_the_timeout_cancelled_before_it_started_is_a_timeout_not_a_shutdown() {
+        let t = Duration::from_secs(7);
+        let e = failure(keel::Error::Cancelled, true, t);
+        assert_eq!((e.status.as_u16(), e.code), (503, "generation_timeout"));
+        assert!(e.message.contains("7 s"), "{}", e.message);
+        assert_eq!(e.retry_after, Some(7));
+        let e = failure(keel::Error::Cancelled, false, t);
+        assert_eq!(e.code, "shutting_down");
+        let e = failure(keel::Error::Closed, true, t);
+        assert_eq!(e.code, "shutting_down");
     }
 }

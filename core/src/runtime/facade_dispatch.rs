@@ -69,6 +69,12 @@ impl Dispatcher {
                 .spawn(move || {
                     while let Some(request) = queue.pop_blocking() {
                         *lock(&current) = Some(Arc::clone(&request.control));
+                        // `close` may have looked for a running request just before this
+                        // one was marked current: it must not start after the close.
+                        if queue.is_closed() {
+                            request.fail(Error::Closed);
+                            break;
+                        }
                         serve(&gated, &personal, request);
                         *lock(&current) = None;
                     }

@@ -99,6 +99,11 @@ impl<T> FairQueue<T> {
         item
     }
 
+    /// Whether [`FairQueue::close`] was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
     /// Items waiting.
     pub(crate) fn len(&self) -> usize {
         self.lock().lanes.iter().map(|(_, items)| items.len()).sum()
@@ -166,7 +171,9 @@ mod tests {
         }
         q.push(user("ana"), 2).expect("open");
         q.push(user("ben"), 3).expect("open");
+        assert!(!q.is_closed());
         let waiting = q.close();
+        assert!(q.is_closed());
         assert_eq!(q.push(user("ana"), 4), Err(4));
         let served = consumer.join().expect("consumer");
         assert_eq!(served[0], 1);

@@ -263,11 +263,8 @@ fn status_shows_the_bundle_and_flags_a_development_root() {
 /// Write a root and a bundle blocking "paris" in answers (and the default bundle's bomb phrase
 /// in requests) into `dir`; returns their paths.
 fn paris_bundle_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    use keel::safety::keys::SigningKey;
-    use keel::safety::payload::RulesFile;
-    use keel::safety::trust::RootPayload;
-    use keel::safety::{Duration as Days, OffsetDateTime};
-    let mut rules = String::from(
+    use keel::safety::testing::{sign_test_bundle, with_full_envelope};
+    let rules = with_full_envelope(
         r#"bundle_id = "test-paris"
 models = []
 [templates]
@@ -286,39 +283,14 @@ kind = "phrases"
 scope = "input"
 action = "block"
 phrases = ["bomb"]
-[envelope]
-locked = []
-[envelope.dimensions]
 "#,
+        &[],
     );
-    for d in [
-        "verbosity",
-        "formality",
-        "technical_depth",
-        "warmth",
-        "humour",
-        "format",
-        "emoji",
-    ] {
-        rules.push_str(&format!(
-            "{d} = {{ min = 0.0, max = 1.0, default = 0.5 }}\n"
-        ));
-    }
-    let key = SigningKey::generate().expect("key");
-    let now = OffsetDateTime::now_utc();
-    let root = RootPayload::new(&[key.public_key()], 1, 1, now + Days::days(30), false)
-        .sign(&[&key])
-        .to_json();
-    let bundle = RulesFile::from_toml(&rules)
-        .expect("rules")
-        .into_payload(1, now - Days::days(1), now + Days::days(7))
-        .expect("payload")
-        .sign(&[&key])
-        .expect("sign")
-        .to_json();
+    let signed =
+        sign_test_bundle(&rules, keel::safety::Duration::days(7)).expect("signed test bundle");
     let (root_path, bundle_path) = (dir.join("root.json"), dir.join("bundle.json"));
-    std::fs::write(&root_path, root).expect("write root");
-    std::fs::write(&bundle_path, bundle).expect("write bundle");
+    std::fs::write(&root_path, signed.root_json).expect("write root");
+    std::fs::write(&bundle_path, signed.bundle_json).expect("write bundle");
     (root_path, bundle_path)
 }
 

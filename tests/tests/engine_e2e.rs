@@ -10,6 +10,19 @@ use keel::engine::{
 };
 use keel_tests::{load_engine, model_path, test_config};
 
+/// After a cancellation the engine still answers a short request.
+fn assert_still_answers(engine: &Engine) {
+    let (text, _) = engine
+        .generate(
+            vec![ChatMessage::user("Say hello.")],
+            GenerationParams::greedy(8),
+        )
+        .expect("start")
+        .collect_blocking()
+        .expect("the engine still works");
+    assert!(!text.is_empty());
+}
+
 #[test]
 fn a_prompt_gets_a_non_empty_answer() {
     let engine = load_engine(1024);
@@ -105,15 +118,7 @@ fn cancellation_stops_the_stream_within_a_few_tokens() {
         .expect("start");
     std::thread::sleep(Duration::from_millis(50));
     drop(generation);
-    let (text, _) = engine
-        .generate(
-            vec![ChatMessage::user("Say hello.")],
-            GenerationParams::greedy(8),
-        )
-        .expect("start")
-        .collect_blocking()
-        .expect("the engine still works");
-    assert!(!text.is_empty());
+    assert_still_answers(&engine);
 }
 
 #[test]
@@ -384,15 +389,7 @@ fn cancelling_during_a_long_prompt_returns_before_it_is_evaluated() {
     assert_eq!(report.generated_tokens, 0);
 
     // The engine still answers, reusing whatever prefix is cached.
-    let (text, _) = engine
-        .generate(
-            vec![ChatMessage::user("Say hello.")],
-            GenerationParams::greedy(8),
-        )
-        .expect("start")
-        .collect_blocking()
-        .expect("the engine still works");
-    assert!(!text.is_empty());
+    assert_still_answers(&engine);
 }
 
 #[test]

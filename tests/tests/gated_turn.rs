@@ -7,12 +7,8 @@ use std::sync::Arc;
 
 use keel::engine::{ChatMessage, FinishReason, GenerationParams};
 use keel::runtime::{BundleChoice, GatedChat, TurnEvent};
-use keel::safety::keys::SigningKey;
-use keel::safety::payload::RulesFile;
-use keel::safety::trust::RootPayload;
-use keel::safety::{
-    BundleSlot, Duration, MemoryRollbackStore, OffsetDateTime, SafetyError, Verdict, VerifyPolicy,
-};
+use keel::safety::testing::{sign_test_bundle, with_full_envelope};
+use keel::safety::{BundleSlot, Duration, MemoryRollbackStore, SafetyError, Verdict, VerifyPolicy};
 use keel::Error;
 use keel_tests::load_engine;
 
@@ -26,34 +22,17 @@ models = []
 refusal = "REFUSED."
 notice = "NOTICE."
 redaction = "[x]"
-{rules}
-[envelope]
-locked = ["refusals"]
-[envelope.dimensions]
-verbosity = {{ min = 0.0, max = 1.0, default = 0.5 }}
-formality = {{ min = 0.0, max = 1.0, default = 0.5 }}
-technical_depth = {{ min = 0.0, max = 1.0, default = 0.5 }}
-warmth = {{ min = 0.0, max = 1.0, default = 0.5 }}
-humour = {{ min = 0.0, max = 1.0, default = 0.5 }}
-format = {{ min = 0.0, max = 1.0, default = 0.5 }}
-emoji = {{ min = 0.0, max = 1.0, default = 0.5 }}
-"#
+{rules}"#
     );
-    let key = SigningKey::generate().expect("key");
-    let now = OffsetDateTime::now_utc();
-    let root = RootPayload::new(&[key.public_key()], 1, 1, now + Duration::days(30), false)
-        .sign(&[&key])
-        .to_json()
-        .into_bytes();
-    let bundle = RulesFile::from_toml(&rules)
-        .expect("rules")
-        .into_payload(1, now - Duration::days(1), now + Duration::days(7))
-        .expect("payload")
-        .sign(&[&key])
-        .expect("sign")
-        .to_json()
-        .into_bytes();
-    BundleChoice::Files { root, bundle }
+    let signed = sign_test_bundle(
+        &with_full_envelope(&rules, &["refusals"]),
+        Duration::days(7),
+    )
+    .expect("signed");
+    BundleChoice::Files {
+        root: signed.root_json.into_bytes(),
+        bundle: signed.bundle_json.into_bytes(),
+    }
 }
 
 /// A bundle that blocks the word "paris" in answers, signed by a fresh test root.

@@ -4,6 +4,7 @@
 use keel::safety::envelope::Envelope;
 use keel::safety::keys::SigningKey;
 use keel::safety::payload::{BundlePayload, RulesFile};
+use keel::safety::testing::with_full_envelope;
 use keel::safety::trust::{RootPayload, TrustRoot};
 use keel::safety::{
     default_bundle, BundleSlot, BundleVerifier, Duration, MemoryRollbackStore, OffsetDateTime,
@@ -23,17 +24,12 @@ kind = "phrases"
 scope = "output"
 action = "block"
 phrases = ["bomb"]
-[envelope]
-locked = ["refusals"]
-[envelope.dimensions]
-verbosity = { min = 0.0, max = 1.0, default = 0.5 }
-formality = { min = 0.0, max = 1.0, default = 0.5 }
-technical_depth = { min = 0.0, max = 1.0, default = 0.5 }
-warmth = { min = 0.0, max = 1.0, default = 0.5 }
-humour = { min = 0.0, max = 1.0, default = 0.5 }
-format = { min = 0.0, max = 1.0, default = 0.5 }
-emoji = { min = 0.0, max = 1.0, default = 0.5 }
 "#;
+
+/// [`RULES`] with every dimension open and refusals locked.
+fn rules() -> String {
+    with_full_envelope(RULES, &["refusals"])
+}
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
@@ -65,7 +61,7 @@ fn root(keys: &[&SigningKey], threshold: usize) -> TrustRoot {
 }
 
 fn payload(version: u64) -> BundlePayload {
-    RulesFile::from_toml(RULES)
+    RulesFile::from_toml(&rules())
         .expect("rules parse")
         .into_payload(version, now() - days(1), now() + days(30))
         .expect("payload")
@@ -170,7 +166,7 @@ fn wrong_payload_type_is_refused() {
 fn expired_and_not_yet_valid_are_refused() {
     let k = key();
     let r = root(&[&k], 1);
-    let rules = RulesFile::from_toml(RULES).expect("rules");
+    let rules = RulesFile::from_toml(&rules()).expect("rules");
     let old = rules
         .clone()
         .into_payload(1, now() - days(10), now() - days(1))
@@ -197,7 +193,7 @@ fn an_expired_root_is_refused() {
 #[test]
 fn wrong_model_is_refused() {
     let k = key();
-    let mut rules = RulesFile::from_toml(RULES).expect("rules");
+    let mut rules = RulesFile::from_toml(&rules()).expect("rules");
     rules.models = vec!["ab".repeat(32)];
     let p = rules
         .into_payload(1, now() - days(1), now() + days(1))

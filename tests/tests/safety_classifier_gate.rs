@@ -6,13 +6,12 @@
 
 use keel::safety::classifier::check::{MAX_GAP, MIN_PREFIX};
 use keel::safety::envelope::{pae, Envelope};
-use keel::safety::gate::{Gate, GateReport, Verdict};
+use keel::safety::gate::{Gate, Verdict};
 use keel::safety::keys::SigningKey;
 use keel::safety::payload::{BundlePayload, RulesFile, BUNDLE_PAYLOAD_TYPE};
-use keel::safety::trust::RootPayload;
+use keel::safety::testing::{push_in_pieces as run, TestSigner};
 use keel::safety::{
-    BundleVerifier, Dimension, Duration, OffsetDateTime, SafetyError, TrustRoot, VerifiedBundle,
-    VerifyPolicy,
+    BundleVerifier, Dimension, Duration, OffsetDateTime, SafetyError, VerifiedBundle, VerifyPolicy,
 };
 use proptest::prelude::*;
 
@@ -29,14 +28,10 @@ struct Publisher {
 
 impl Publisher {
     fn new() -> Self {
-        let key = SigningKey::generate().expect("key");
-        let now = OffsetDateTime::now_utc();
-        let root = RootPayload::new(&[key.public_key()], 1, 1, now + Duration::days(10), false)
-            .sign(&[&key]);
-        let root = TrustRoot::from_pinned(root.to_json().as_bytes()).expect("root");
+        let signer = TestSigner::new(Duration::days(10)).expect("test root");
         Self {
-            key,
-            verifier: BundleVerifier::new(root),
+            verifier: signer.verifier().expect("root"),
+            key: signer.key,
         }
     }
 
@@ -73,19 +68,6 @@ fn gate() -> Gate {
 fn refusal() -> String {
     let p = Publisher::new();
     p.payload().templates.refusal
-}
-
-fn run(gate: &Gate, text: &[u8], cuts: &[usize]) -> (String, GateReport) {
-    let mut out = gate.output();
-    let mut emitted = String::new();
-    let mut at = 0;
-    for &cut in cuts.iter().chain(std::iter::once(&text.len())) {
-        emitted.push_str(&out.push_bytes(&text[at..cut]));
-        at = cut;
-    }
-    let (rest, report) = out.finish();
-    emitted.push_str(&rest);
-    (emitted, report)
 }
 
 /// Harmful answers: a harmless opening, then the harmful part. An opening shorter than

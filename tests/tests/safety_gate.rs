@@ -2,11 +2,9 @@
 //! chunk-boundary independence, no partial release of blocked or redacted text, benign
 //! near-misses, scopes and actions, and a property test over random chunkings.
 
-use keel::safety::gate::{Gate, GateReport, Verdict};
-use keel::safety::keys::SigningKey;
-use keel::safety::payload::RulesFile;
-use keel::safety::trust::RootPayload;
-use keel::safety::{BundleVerifier, Duration, OffsetDateTime, TrustRoot, VerifyPolicy};
+use keel::safety::gate::{Gate, Verdict};
+use keel::safety::testing::{push_in_pieces as run, sign_test_bundle, with_full_envelope};
+use keel::safety::Duration;
 use proptest::prelude::*;
 
 const RULES: &str = r#"
@@ -46,47 +44,14 @@ kind = "phrases"
 scope = "output"
 action = "annotate"
 phrases = ["dosage"]
-[envelope]
-locked = []
-[envelope.dimensions]
-verbosity = { min = 0.0, max = 1.0, default = 0.5 }
-formality = { min = 0.0, max = 1.0, default = 0.5 }
-technical_depth = { min = 0.0, max = 1.0, default = 0.5 }
-warmth = { min = 0.0, max = 1.0, default = 0.5 }
-humour = { min = 0.0, max = 1.0, default = 0.5 }
-format = { min = 0.0, max = 1.0, default = 0.5 }
-emoji = { min = 0.0, max = 1.0, default = 0.5 }
 "#;
 
 fn gate() -> Gate {
-    let key = SigningKey::generate().expect("key");
-    let now = OffsetDateTime::now_utc();
-    let root =
-        RootPayload::new(&[key.public_key()], 1, 1, now + Duration::days(10), false).sign(&[&key]);
-    let root = TrustRoot::from_pinned(root.to_json().as_bytes()).expect("root");
-    let payload = RulesFile::from_toml(RULES)
-        .expect("rules")
-        .into_payload(1, now - Duration::days(1), now + Duration::days(1))
-        .expect("payload");
-    let bytes = payload.sign(&[&key]).expect("sign").to_json();
-    let bundle = BundleVerifier::new(root)
-        .check(bytes.as_bytes(), &VerifyPolicy::now())
+    let bundle = sign_test_bundle(&with_full_envelope(RULES, &[]), Duration::days(1))
+        .expect("signed")
+        .verify()
         .expect("verify");
     Gate::new(&bundle).expect("gate")
-}
-
-/// Run `text` through the output gate, cut at `cuts` (byte offsets, ascending).
-fn run(gate: &Gate, text: &[u8], cuts: &[usize]) -> (String, GateReport) {
-    let mut out = gate.output();
-    let mut emitted = String::new();
-    let mut at = 0;
-    for &cut in cuts.iter().chain(std::iter::once(&text.len())) {
-        emitted.push_str(&out.push_bytes(&text[at..cut]));
-        at = cut;
-    }
-    let (rest, report) = out.finish();
-    emitted.push_str(&rest);
-    (emitted, report)
 }
 
 /// Assert a block whose released prefix ends before `danger_start` and that the same

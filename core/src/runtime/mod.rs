@@ -25,6 +25,7 @@ mod facade_person;
 mod facade_queue;
 mod facade_stream;
 mod gated;
+mod gated_input;
 mod personal;
 mod personal_error;
 mod personal_prefs;

@@ -58,6 +58,7 @@ pub mod rules;
 mod scan;
 pub mod slot;
 mod stream;
+pub mod testing;
 pub mod trust;
 pub mod verify;
 

@@ -62,6 +62,12 @@ impl ClassifierCheck {
         let spec = rule.model.as_ref().ok_or_else(|| invalid("no model"))?;
         let t = rule.thresholds.ok_or_else(|| invalid("no thresholds"))?;
         let classifier = Classifier::from_spec(spec).map_err(|e| invalid(&e.to_string()))?;
+        // Output text is scored by the answer model (the only model of a v1 spec).
+        let classifier = if input {
+            classifier
+        } else {
+            classifier.answer_model().clone()
+        };
         Ok(Some(Arc::new(Self {
             id: rule.id.clone(),
             classifier,
@@ -146,6 +152,7 @@ pub fn checkpoints(text: &str) -> Vec<usize> {
 /// The highest score over an answer's checkpoints: the gate cuts the answer exactly when
 /// this reaches the answer threshold (what calibration and evaluation of answers use).
 pub fn stream_score(classifier: &Classifier, text: &str) -> f32 {
+    let classifier = classifier.answer_model();
     checkpoints(text)
         .into_iter()
         .map(|p| classifier.score(tail(text, 0, p as u64)))

@@ -77,7 +77,16 @@ pub fn evaluate_split(c: &Classifier, t: Thresholds, data: &[Example], split: Sp
     let mut overall: BTreeMap<&'static str, Metrics> = BTreeMap::new();
     let val: Vec<&Example> = data.iter().filter(|e| e.split == split).collect();
     let start = Instant::now();
-    let scores: Vec<f32> = val.iter().map(|e| c.score(&e.text)).collect();
+    let scores: Vec<f32> = val
+        .iter()
+        .map(|e| {
+            if e.group.is_answer() {
+                c.answer_model().score(&e.text)
+            } else {
+                c.score(&e.text)
+            }
+        })
+        .collect();
     let elapsed = start.elapsed();
     // Answers are judged as the streaming gate judges them: cut if any checkpoint flags.
     let scores: Vec<f32> = val

@@ -1,10 +1,11 @@
 //! Training: logistic regression on the train split by stochastic gradient descent with a
 //! fixed seed (a shuffled order from a xorshift generator), class-balanced and per-source
-//! capped example weights and L2 shrinkage, with safe answers also cut at their streaming
-//! checkpoints as extra negatives (the gate scores those openings on their own); then one threshold for requests and one for
-//! answers chosen on the calibration split (never on validation), answers scored at every
-//! streaming checkpoint as the gate scores them. Same data, same seed: the
-//! same bytes out.
+//! capped example weights and L2 shrinkage. By default a request model is fitted on prompts
+//! only and a separate answer model on answers and prompts, with safe answers also cut at their
+//! streaming checkpoints as extra negatives (the gate scores those openings on their own);
+//! then one threshold for requests and one for answers chosen on the calibration split (never
+//! on validation), answers scored at every streaming checkpoint as the gate scores them. Same
+//! data, same seed: the same bytes out.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,10 +20,20 @@ pub struct TrainConfig {
     pub bits: u32,
     /// Passes over the training split.
     pub epochs: u32,
-    /// Initial learning rate.
+    /// Initial learning rate (of the request model when answers have their own).
     pub learning_rate: f32,
-    /// L2 strength per update.
+    /// L2 strength per update (of the request model when answers have their own).
     pub l2: f32,
+    /// Train the request model on prompts only and a separate answer model (format
+    /// `keel-hashed-lr-v2`, ADR 0041); else one model on everything (v1).
+    pub separate_answers: bool,
+    /// The answer model also learns from all prompts (it then recognizes harmful requests
+    /// restated in an answer; measured in ADR 0041); else from answers only.
+    pub answer_prompts: bool,
+    /// Initial learning rate of the answer model.
+    pub answer_learning_rate: f32,
+    /// L2 strength of the answer model.
+    pub answer_l2: f32,
     /// Shuffle seed.
     pub seed: u64,
     /// Each source weighs at most this many examples' worth.
@@ -44,15 +55,19 @@ impl Default for TrainConfig {
         Self {
             bits: 18,
             epochs: 30,
-            learning_rate: 2.0,
-            l2: 1e-4,
+            learning_rate: 1.0,
+            l2: 3e-5,
+            separate_answers: true,
+            answer_prompts: true,
+            answer_learning_rate: 2.0,
+            answer_l2: 1e-4,
             seed: 20_261_128,
             source_cap: 400.0,
             max_everyday_fpr: 0.015,
             max_lookalike_fpr: 0.10,
             max_safe_answer_fpr: 0.02,
             prefix_negatives: true,
-            prefix_weight: 0.25,
+            prefix_weight: 0.5,
         }
     }
 }
@@ -112,11 +127,38 @@ impl XorShift {
 /// Train on `data`'s train split and calibrate on its calibration split.
 pub fn train(data: &[Example], cfg: &TrainConfig) -> Result<Trained, ModelError> {
     let prefixes = answer_prefixes(data, cfg);
-    let train: Vec<&Example> = data
-        .iter()
-        .filter(|e| e.split == Split::Train)
-        .chain(&prefixes)
-        .collect();
+    let train_split = data.iter().filter(|e| e.split == Split::Train);
+    let classifier = if cfg.separate_answers {
+        let requests: Vec<&Example> = train_split
+            .clone()
+            .filter(|e| !e.group.is_answer())
+            .collect();
+        let answers: Vec<&Example> = train_split
+            .filter(|e| cfg.answer_prompts || e.group.is_answer())
+            .chain(&prefixes)
+            .collect();
+        Classifier::split(
+            fit(&requests, cfg, cfg.learning_rate, cfg.l2)?,
+            fit(&answers, cfg, cfg.answer_learning_rate, cfg.answer_l2)?,
+        )?
+    } else {
+        let all: Vec<&Example> = train_split.chain(&prefixes).collect();
+        fit(&all, cfg, cfg.learning_rate, cfg.l2)?
+    };
+    let thresholds = calibrate(&classifier, data, cfg);
+    Ok(Trained {
+        classifier,
+        thresholds,
+    })
+}
+
+/// Fit one logistic model on `train` by SGD (fixed seed).
+fn fit(
+    train: &[&Example],
+    cfg: &TrainConfig,
+    learning_rate: f32,
+    l2: f32,
+) -> Result<Classifier, ModelError> {
     let feats: Vec<Vec<u32>> = train
         .iter()
         .map(|e| {
@@ -125,7 +167,7 @@ pub fn train(data: &[Example], cfg: &TrainConfig) -> Result<Trained, ModelError>
             f
         })
         .collect();
-    let weights = example_weights(&train, cfg.source_cap, cfg.prefix_weight);
+    let weights = example_weights(train, cfg.source_cap, cfg.prefix_weight);
     let mut w = vec![0f32; 1usize << cfg.bits];
     let mut bias = 0f32;
     let mut order: Vec<usize> = (0..train.len()).collect();
@@ -136,7 +178,7 @@ pub fn train(data: &[Example], cfg: &TrainConfig) -> Result<Trained, ModelError>
             let j = (rng.next() % (i as u64 + 1)) as usize;
             order.swap(i, j);
         }
-        let lr = cfg.learning_rate / (1.0 + epoch as f32 * 0.5);
+        let lr = learning_rate / (1.0 + epoch as f32 * 0.5);
         for &k in &order {
             let f = &feats[k];
             if f.is_empty() {
@@ -149,16 +191,11 @@ pub fn train(data: &[Example], cfg: &TrainConfig) -> Result<Trained, ModelError>
             bias -= lr * g * 0.1;
             for &i in f {
                 let wi = &mut w[i as usize];
-                *wi -= lr * (g * v + cfg.l2 * *wi);
+                *wi -= lr * (g * v + l2 * *wi);
             }
         }
     }
-    let classifier = Classifier::from_float(cfg.bits, bias, &w)?;
-    let thresholds = calibrate(&classifier, data, cfg);
-    Ok(Trained {
-        classifier,
-        thresholds,
-    })
+    Classifier::from_float(cfg.bits, bias, &w)
 }
 
 const PREFIX_SOURCE: &str = "safe_answer_prefixes";

@@ -5,10 +5,14 @@
 //! from the population (a full style covariance and context-offset variances, estimated by
 //! empirical Bayes from the training choices), scaled by a multiplier chosen on held-back
 //! training choices, never on test choices; a multiplier of 0 is among the candidates, so when
-//! personalizing does not pay, the learners fall back to the aggregated model exactly.
+//! personalizing does not pay, the learners fall back to the aggregated model exactly. Since
+//! ADR 0036 the style block's prior may instead be a mixture of full-covariance Gaussians
+//! ([`super::mixture`], EM over the training people's posteriors), when that scores better on the
+//! held-back training choices.
 
 use std::collections::BTreeMap;
 
+use crate::prefs::eval::mixture::{mixture, with_mixture, MIXTURE_COMPONENTS, MIXTURE_GRID};
 use crate::prefs::eval::{credit, Choice};
 use crate::prefs::features::{FeatureVector, STYLE_FEATURES};
 use crate::prefs::feedback::ContextKey;
@@ -170,7 +174,9 @@ pub struct FittedPopulation {
 /// block, a variance per embedding feature and per context-offset feature), and choose a
 /// multiplier of that spread from [`SPREAD_GRID`] by the log-likelihood of each person's last
 /// quarter of choices, learning from the earlier ones (ties go to the smaller multiplier,
-/// closer to the population; 0 is the aggregated model itself). Only the given choices are
+/// closer to the population; 0 is the aggregated model itself). A mixture prior over the style
+/// block ([`mixture`], [`MIXTURE_COMPONENTS`]) at each multiplier of [`MIXTURE_GRID`] is a
+/// candidate too, chosen only when it scores better (ADR 0036). Only the given choices are
 /// used.
 pub fn fit_population(people: &[&[Choice]], config: &LearnerConfig) -> FittedPopulation {
     let n = people
@@ -196,9 +202,25 @@ pub fn fit_population(people: &[&[Choice]], config: &LearnerConfig) -> FittedPop
         config,
     );
     let tau = spread(&base, &learn_people, config);
-    let mut best = (f64::NEG_INFINITY, 0.0);
-    for multiplier in SPREAD_GRID {
-        let prior = prior_from(&held_back, &tau, multiplier, &reference, config);
+    let single = prior_from(&held_back, &tau, 1.0, &reference, config);
+    let components = MIXTURE_COMPONENTS;
+    let held_back_mixture = if components > 1 {
+        mixture(&single, &learn_people, config, components)
+    } else {
+        Vec::new()
+    };
+    // Candidates: one Gaussian at every multiplier (0 is the aggregate itself), then the
+    // mixture at every multiplier of its within-component covariances.
+    let mut candidates: Vec<(f64, bool)> = SPREAD_GRID.iter().map(|&m| (m, false)).collect();
+    if held_back_mixture.len() > 1 {
+        candidates.extend(MIXTURE_GRID.iter().map(|&m| (m, true)));
+    }
+    let mut best = (f64::NEG_INFINITY, (0.0, false));
+    for &(multiplier, mixed) in &candidates {
+        let mut prior = prior_from(&held_back, &tau, multiplier, &reference, config);
+        if mixed {
+            with_mixture(&mut prior, &held_back_mixture, multiplier);
+        }
         let mut score = 0.0;
         for (learn, check) in &split {
             let learner = learn_from(&prior, config, learn);
@@ -208,9 +230,10 @@ pub fn fit_population(people: &[&[Choice]], config: &LearnerConfig) -> FittedPop
                 .sum::<f64>();
         }
         if score > best.0 + 1e-9 {
-            best = (score, multiplier);
+            best = (score, (multiplier, mixed));
         }
     }
+    let (multiplier, mixed) = best.1;
     let all: Vec<&Choice> = people.iter().flat_map(|p| p.iter()).collect();
     let aggregate = Aggregate::fit(&all, n);
     let reference = mean_features(&all, n);
@@ -222,7 +245,14 @@ pub fn fit_population(people: &[&[Choice]], config: &LearnerConfig) -> FittedPop
         config,
     );
     let tau = spread(&base, people, config);
-    let prior = prior_from(&aggregate, &tau, best.1, &reference, config);
+    let mut prior = prior_from(&aggregate, &tau, multiplier, &reference, config);
+    if mixed {
+        let single = prior_from(&aggregate, &tau, 1.0, &reference, config);
+        let fitted = mixture(&single, people, config, components);
+        if fitted.len() > 1 {
+            with_mixture(&mut prior, &fitted, multiplier);
+        }
+    }
     FittedPopulation {
         prior_variance: prior.variance.iter().sum::<f64>() / n as f64,
         prior,
@@ -236,7 +266,7 @@ pub const SPREAD_GRID: [f64; 10] = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.
 /// when each person has few choices; it stops earlier once no variance moves by 0.1%).
 const SPREAD_ITERATIONS: usize = 60;
 /// Smallest spread estimate (so a feature can always be re-estimated upward).
-const MIN_SPREAD: f64 = 1e-3;
+pub(super) const MIN_SPREAD: f64 = 1e-3;
 
 /// How far people differ from the population: a variance per feature and, over the style
 /// block, a full covariance (the directions in which people differ together).
@@ -360,7 +390,11 @@ pub fn spread(prior: &PopulationPrior, people: &[&[Choice]], config: &LearnerCon
     tau
 }
 
-fn learn_from(prior: &PopulationPrior, config: &LearnerConfig, choices: &[Choice]) -> Learner {
+pub(super) fn learn_from(
+    prior: &PopulationPrior,
+    config: &LearnerConfig,
+    choices: &[Choice],
+) -> Learner {
     let observations: Vec<_> = choices.iter().map(Choice::observation).collect();
     Learner::rebuild(prior.clone(), config.clone(), &observations)
         .expect("choices built by the evaluation are valid observations")
@@ -405,6 +439,7 @@ fn prior_from(
             .iter()
             .map(|(k, v)| (k.clone(), clamp(v)))
             .collect(),
+        mixture: Vec::new(),
     }
 }
 
@@ -469,7 +504,6 @@ fn solve_spd(h: &mut [f64], g: &[f64], p: usize) -> Option<Vec<f64>> {
     }
     Some(x)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

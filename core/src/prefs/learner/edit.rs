@@ -22,14 +22,24 @@ impl Learner {
         let share = self.config.statement_variance;
         match context {
             None => {
-                let shift = lean - self.population_lean(dimension);
                 let idx: Vec<usize> = StyleFeature::indices_of(dimension).collect();
-                for &i in &idx {
-                    self.prior.style.mean[i] = (self.population.mean[i] + shift).clamp(-cap, cap);
+                // Every component of the prior now leans as stated on this dimension.
+                for (c, population) in self
+                    .prior
+                    .components
+                    .iter_mut()
+                    .zip(self.population.components())
+                {
+                    let population_lean =
+                        idx.iter().map(|&i| population.mean[i]).sum::<f64>() / idx.len() as f64;
+                    let shift = lean - population_lean;
+                    for &i in &idx {
+                        c.style.mean[i] = (population.mean[i] + shift).clamp(-cap, cap);
+                    }
                 }
                 self.pins.insert(dimension, source);
                 self.restate_global_prior();
-                self.global.style.reset_to(&self.prior.style, &idx);
+                self.reset_global(&idx);
             }
             Some(c) => {
                 self.ensure_context(c);
@@ -61,13 +71,20 @@ impl Learner {
             Some(c) => vec![c.as_str().to_string()],
             None => {
                 let idx: Vec<usize> = StyleFeature::indices_of(dimension).collect();
-                for &i in &idx {
-                    self.prior.style.mean[i] = self.population.mean[i];
+                for (c, population) in self
+                    .prior
+                    .components
+                    .iter_mut()
+                    .zip(self.population.components())
+                {
+                    for &i in &idx {
+                        c.style.mean[i] = population.mean[i];
+                    }
                 }
                 self.evidence[k] = 0;
                 self.pins.remove(&dimension);
                 self.restate_global_prior();
-                self.global.style.reset_to(&self.prior.style, &idx);
+                self.reset_global(&idx);
                 self.contexts.keys().cloned().collect()
             }
         };
@@ -93,9 +110,21 @@ impl Learner {
     /// The global style prior's covariance: the population's, with the rows and columns of
     /// every stated dimension scaled so its variance is `statement_variance` of the
     /// population's (a scaling keeps the covariance positive semi-definite).
+    /// Put the global belief's coordinates in `idx` back at the (restated) prior, in every
+    /// component.
+    fn reset_global(&mut self, idx: &[usize]) {
+        for (c, p) in self
+            .global
+            .components
+            .iter_mut()
+            .zip(&self.prior.components)
+        {
+            c.style.reset_to(&p.style, idx);
+        }
+    }
+
     fn restate_global_prior(&mut self) {
         let k = STYLE_FEATURES;
-        let population = self.population.style_cov();
         let stated = self.config.statement_variance.sqrt();
         let scale: Vec<f64> = StyleFeature::ALL
             .iter()
@@ -107,9 +136,16 @@ impl Learner {
                 }
             })
             .collect();
-        for i in 0..k {
-            for j in 0..k {
-                self.prior.style.cov[i * k + j] = population[i * k + j] * scale[i] * scale[j];
+        for (c, population) in self
+            .prior
+            .components
+            .iter_mut()
+            .zip(self.population.components())
+        {
+            for i in 0..k {
+                for j in 0..k {
+                    c.style.cov[i * k + j] = population.covariance[i * k + j] * scale[i] * scale[j];
+                }
             }
         }
     }

@@ -15,6 +15,10 @@
 //! - an explicit statement or profile edit replaces the prior of its dimension by the stated
 //!   value ([`edit`]), so forgetting pulls toward what the person said, not the population.
 //!
+//! - when the population prior is a mixture (tastes that are two-sided: long or short answers),
+//!   `w` is a mixture of full-covariance Gaussians, each updated by the same step and
+//!   reweighted by how well it predicted each event (a Gaussian-sum filter, ADR 0036).
+//!
 //! The state is a pure function of the observations in order: [`Learner::rebuild`] equals
 //! the incremental state. Tuning lives in [`config`], the prior in [`prior`].
 
@@ -29,7 +33,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use config::LearnerConfig;
-pub use prior::PopulationPrior;
+pub use prior::{PopulationPrior, StyleComponent};
 
 use crate::prefs::features::{FeatureVector, StyleFeature, STYLE_FEATURES};
 use crate::prefs::feedback::{ContextKey, Observation};
@@ -211,14 +215,20 @@ impl Learner {
     ) -> Result<f64, PrefsError> {
         let (xa, xb) = (self.dense(a)?, self.dense(b)?);
         let d: Vec<f64> = xa.iter().zip(&xb).map(|(a, b)| a - b).collect();
-        let p = self.global.predictor(&d);
-        let (mut mean, mut variance) = (p.mean, p.variance);
+        let (mut mean, mut variance) = self.global.embedding.predictor(&d[STYLE_FEATURES..]);
         if let Some(offset) = self.offset(context) {
             let (m, v) = offset.predictor(&d);
             mean += m;
             variance += v;
         }
-        Ok(gaussian::moderated_probability(mean, variance))
+        let weights = self.global.weights();
+        Ok(self
+            .global
+            .predictors(&d)
+            .iter()
+            .zip(&weights)
+            .map(|(p, w)| w * gaussian::moderated_probability(p.mean + mean, p.variance + variance))
+            .sum())
     }
 
     /// The context offset in effect: the person's own (with pending forgetting), else the
@@ -294,9 +304,26 @@ impl Learner {
         }
     }
 
-    /// The covariance of the person's global style weights (row-major, 12 × 12).
+    /// The covariance of the person's global style weights (row-major, 12 × 12); for a
+    /// mixture, the moment-matched covariance (spread between components included).
     pub fn style_covariance(&self) -> Vec<f64> {
-        self.global.style.cov.clone()
+        self.global.style_covariance()
+    }
+
+    /// The person's global style belief as mixture components (one for a unimodal prior):
+    /// weight, mean and covariance of each.
+    pub fn style_components(&self) -> Vec<StyleComponent> {
+        let weights = self.global.weights();
+        self.global
+            .components
+            .iter()
+            .zip(weights)
+            .map(|(c, weight)| StyleComponent {
+                weight,
+                mean: c.style.mean.clone(),
+                covariance: c.style.cov.clone(),
+            })
+            .collect()
     }
 
     /// Context keys the person has given feedback in, in order.

@@ -32,6 +32,24 @@ pub struct PopulationPrior {
     /// The population's offset per context key.
     #[serde(default)]
     pub context_mean: BTreeMap<String, Vec<f64>>,
+    /// Tastes that are not one bump (ADR 0036): the style block's prior as a mixture of
+    /// Gaussians — people either like long answers or short ones. Empty: one Gaussian
+    /// (`mean`, `style_cov()`), as before. When present, the style part of `mean` and
+    /// `style_covariance` should be the mixture's overall mean and covariance (used for
+    /// variance floors and explanations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mixture: Vec<StyleComponent>,
+}
+
+/// One component of a mixture prior over the style block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StyleComponent {
+    /// Share of people in this component (the weights of a mixture sum to 1).
+    pub weight: f64,
+    /// Mean style weights (12).
+    pub mean: Vec<f64>,
+    /// Covariance of the style weights (row-major, 12 × 12).
+    pub covariance: Vec<f64>,
 }
 
 impl PopulationPrior {
@@ -54,7 +72,21 @@ impl PopulationPrior {
             context_variance: Vec::new(),
             reference,
             context_mean: BTreeMap::new(),
+            mixture: Vec::new(),
         }
+    }
+
+    /// The style block's prior as mixture components: `mixture`, or one component of weight
+    /// 1 at the style part of `mean` with `style_cov()`.
+    pub fn components(&self) -> Vec<StyleComponent> {
+        if !self.mixture.is_empty() {
+            return self.mixture.clone();
+        }
+        vec![StyleComponent {
+            weight: 1.0,
+            mean: self.mean[..STYLE_FEATURES].to_vec(),
+            covariance: self.style_cov(),
+        }]
     }
 
     /// Features per answer this prior is for.
@@ -119,21 +151,34 @@ impl PopulationPrior {
                     "the style covariance must be 12 x 12 and finite",
                 ));
             }
-            let symmetric =
-                (0..k).all(|i| (0..i).all(|j| (c[i * k + j] - c[j * k + i]).abs() <= 1e-9));
             let diagonal = (0..k).all(|i| (c[i * k + i] - self.variance[i]).abs() <= 1e-9);
-            let mut ridged = c.clone();
-            let scale = 1.0 + (0..k).map(|i| c[i * k + i]).fold(0.0, f64::max);
-            for i in 0..k {
-                ridged[i * k + i] += 1e-9 * scale;
-            }
-            if !symmetric || !diagonal || cholesky(&ridged, k).is_none() {
+            if !diagonal || !symmetric_psd(c) {
                 return Err(PrefsError::InvalidPrior(
                     "the style covariance must be symmetric, positive semi-definite and match the variances",
                 ));
             }
         }
         let within = |v: &[f64]| v.iter().all(|x| x.abs() <= cap);
+        if !self.mixture.is_empty() {
+            let k = STYLE_FEATURES;
+            let shaped = self.mixture.iter().all(|c| {
+                c.weight.is_finite()
+                    && c.weight > 0.0
+                    && c.mean.len() == k
+                    && finite(&c.mean)
+                    && within(&c.mean)
+                    && c.covariance.len() == k * k
+                    && finite(&c.covariance)
+                    && symmetric_psd(&c.covariance)
+            });
+            let total: f64 = self.mixture.iter().map(|c| c.weight).sum();
+            if !shaped || (total - 1.0).abs() > 1e-6 || self.mixture.len() > MAX_COMPONENTS {
+                return Err(PrefsError::InvalidPrior(
+                    "mixture components need weights > 0 summing to 1, 12 finite means within \
+                     the cap and a symmetric positive semi-definite 12 x 12 covariance",
+                ));
+            }
+        }
         if !within(&self.mean) || !self.context_mean.values().all(|m| within(m) && finite(m)) {
             return Err(PrefsError::InvalidPrior(
                 "means must lie within the mean cap",
@@ -141,6 +186,22 @@ impl PopulationPrior {
         }
         Ok(())
     }
+}
+
+/// At most this many mixture components in a prior.
+pub const MAX_COMPONENTS: usize = 16;
+
+/// Whether a row-major 12 × 12 matrix is symmetric and positive semi-definite (Cholesky with
+/// a tiny ridge).
+fn symmetric_psd(c: &[f64]) -> bool {
+    let k = STYLE_FEATURES;
+    let symmetric = (0..k).all(|i| (0..i).all(|j| (c[i * k + j] - c[j * k + i]).abs() <= 1e-9));
+    let mut ridged = c.to_vec();
+    let scale = 1.0 + (0..k).map(|i| c[i * k + i]).fold(0.0, f64::max);
+    for i in 0..k {
+        ridged[i * k + i] += 1e-9 * scale;
+    }
+    symmetric && cholesky(&ridged, k).is_some()
 }
 
 /// The features of a plain, medium-length prose answer: the default rating reference.

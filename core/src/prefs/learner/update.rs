@@ -57,18 +57,44 @@ impl Learner {
         }
         let mut predicted = None;
         let mut left = weight;
+        let k = crate::prefs::features::STYLE_FEATURES;
         while left > 0.0 {
             let offset = context.and_then(|c| self.contexts.get_mut(c.as_str()));
-            let p = self.global.predictor(d);
-            let (mut mean, mut variance) = (p.mean, p.variance);
+            let (mut shared_mean, mut shared_variance) = self.global.embedding.predictor(&d[k..]);
             if let Some(state) = offset.as_deref() {
                 let (m, v) = state.posterior.predictor(d);
-                mean += m;
-                variance += v;
+                shared_mean += m;
+                shared_variance += v;
             }
-            let (prob, a, b) = gaussian::adf_gains(mean, variance);
             let step = left.min(1.0);
-            self.global.apply(d, &p, a, b, step);
+            let parts = self.global.predictors(d);
+            let weights = self.global.weights();
+            let gains: Vec<(f64, f64, f64)> = parts
+                .iter()
+                .map(|p| gaussian::adf_gains(p.mean + shared_mean, p.variance + shared_variance))
+                .collect();
+            let prob: f64 = weights.iter().zip(&gains).map(|(w, g)| w * g.0).sum();
+            // Each component takes its own step; its weight moves by how well it predicted
+            // the event (a Gaussian-sum filter, ADR 0036).
+            for ((c, p), g) in self.global.components.iter_mut().zip(&parts).zip(&gains) {
+                c.style.apply(&p.style_sd, g.1, g.2, step);
+            }
+            let log_likelihood: Vec<f64> =
+                gains.iter().map(|g| step * g.0.max(1e-300).ln()).collect();
+            self.global.reweight(&log_likelihood);
+            // The blocks all components share (embedding, context offset) take the
+            // moment-matched step of the mixture: mean gain Σ rₖaₖ, variance gain
+            // Σ rₖbₖ − step·Σ rₖ(aₖ − ā)² (the spread between components' steps).
+            let r = self.global.weights();
+            let a: f64 = r.iter().zip(&gains).map(|(r, g)| r * g.1).sum();
+            let spread: f64 = r
+                .iter()
+                .zip(&gains)
+                .map(|(r, g)| r * (g.1 - a).powi(2))
+                .sum();
+            let b: f64 =
+                (r.iter().zip(&gains).map(|(r, g)| r * g.2).sum::<f64>() - step * spread).max(0.0);
+            self.global.embedding.apply(&d[k..], a, b, step);
             if let Some(state) = offset {
                 state.posterior.apply(d, a, b, step);
             }
@@ -80,7 +106,8 @@ impl Learner {
         }
         // Last, so that forgetting on a detected change (which, with a full covariance, can
         // move a single coordinate outward) is capped too.
-        self.global.enforce_caps(&floor, cap);
+        let component_floor = self.component_floor();
+        self.global.enforce_caps(&component_floor, &floor[k..], cap);
         if let Some(state) = context.and_then(|c| self.contexts.get_mut(c.as_str())) {
             let ctx_floor: Vec<f64> = state
                 .prior
@@ -90,6 +117,24 @@ impl Learner {
                 .collect();
             state.posterior.enforce_caps(&ctx_floor, cap);
         }
+    }
+
+    /// The variance floor of every style component: `variance_floor` of the population's
+    /// variance (of that component's, for a mixture prior).
+    fn component_floor(&self) -> Vec<Vec<f64>> {
+        let share = self.config.variance_floor;
+        let k = crate::prefs::features::STYLE_FEATURES;
+        if self.population.mixture.is_empty() {
+            return vec![self.population.variance[..k]
+                .iter()
+                .map(|v| v * share)
+                .collect()];
+        }
+        self.population
+            .mixture
+            .iter()
+            .map(|c| (0..k).map(|i| c.covariance[i * k + i] * share).collect())
+            .collect()
     }
 
     /// CUSUM on surprise: each event adds its log-loss minus the loss the model expects of

@@ -88,6 +88,7 @@ impl SamplingArgs {
                 repeat_penalty: self.repeat_penalty.unwrap_or(d.repeat_penalty),
                 repeat_last_n: d.repeat_last_n,
                 seed: self.seed.unwrap_or(d.seed),
+                ..d
             },
         }
     }

@@ -78,6 +78,37 @@ pub struct SamplingParams {
     pub repeat_last_n: i32,
     /// Random seed, for reproducible sampling.
     pub seed: u32,
+    /// Penalty per earlier occurrence of a token in the answer's last `repeat_last_n` tokens,
+    /// subtracted from its logit (0.0: off).
+    #[serde(default)]
+    pub frequency_penalty: f32,
+    /// Penalty once for any token already in the answer's last `repeat_last_n` tokens,
+    /// subtracted from its logit (0.0: off).
+    #[serde(default)]
+    pub presence_penalty: f32,
+    /// DRY ("don't repeat yourself") strength: a token that would extend a sequence already
+    /// written in the answer is penalized by `dry_multiplier * dry_base^(length -
+    /// dry_allowed_length)` (0.0: off).
+    #[serde(default)]
+    pub dry_multiplier: f32,
+    /// How fast the DRY penalty grows with the repeated sequence's length.
+    #[serde(default = "default_dry_base")]
+    pub dry_base: f32,
+    /// Repeated sequences up to this many tokens are not penalized by DRY.
+    #[serde(default = "default_dry_allowed_length")]
+    pub dry_allowed_length: i32,
+    /// End of generation is barred until this many tokens have been generated (0: off); the
+    /// token budget still ends the answer.
+    #[serde(default)]
+    pub min_tokens: u32,
+}
+
+fn default_dry_base() -> f32 {
+    1.75
+}
+
+fn default_dry_allowed_length() -> i32 {
+    2
 }
 
 impl Default for SamplingParams {
@@ -90,6 +121,12 @@ impl Default for SamplingParams {
             repeat_penalty: 1.1,
             repeat_last_n: 64,
             seed: 0x4b45_454c,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+            dry_multiplier: 0.0,
+            dry_base: default_dry_base(),
+            dry_allowed_length: default_dry_allowed_length(),
+            min_tokens: 0,
         }
     }
 }
@@ -153,6 +190,31 @@ impl SamplingParams {
                 "repeat_penalty",
                 self.repeat_penalty.to_string(),
                 "greater than 0 and at most 10 (1 is off)",
+            );
+        }
+        for (parameter, value) in [
+            ("frequency_penalty", self.frequency_penalty),
+            ("presence_penalty", self.presence_penalty),
+        ] {
+            if !value.is_finite() || !(-2.0..=2.0).contains(&value) {
+                return bad(parameter, value.to_string(), "from -2 to 2 (0 is off)");
+            }
+        }
+        if !self.dry_multiplier.is_finite() || !(0.0..=10.0).contains(&self.dry_multiplier) {
+            return bad(
+                "dry_multiplier",
+                self.dry_multiplier.to_string(),
+                "from 0 (off) to 10",
+            );
+        }
+        if !(self.dry_base.is_finite() && self.dry_base >= 1.0 && self.dry_base <= 10.0) {
+            return bad("dry_base", self.dry_base.to_string(), "from 1 to 10");
+        }
+        if self.dry_allowed_length < 1 {
+            return bad(
+                "dry_allowed_length",
+                self.dry_allowed_length.to_string(),
+                "at least 1",
             );
         }
         if self.repeat_last_n < -1 {
@@ -229,6 +291,23 @@ mod tests {
     }
 
     #[test]
+    fn settings_saved_before_the_anti_repetition_options_still_load_with_them_off() {
+        let old = r#"{"temperature":0.0,"top_k":0,"top_p":1.0,"min_p":0.0,
+            "repeat_penalty":1.0,"repeat_last_n":64,"seed":7}"#;
+        let p: SamplingParams = serde_json::from_str(old).expect("loads");
+        assert_eq!(p.frequency_penalty, 0.0);
+        assert_eq!(p.presence_penalty, 0.0);
+        assert_eq!(p.dry_multiplier, 0.0);
+        assert_eq!(p.min_tokens, 0);
+        assert_eq!(p.dry_base, SamplingParams::default().dry_base);
+        assert_eq!(
+            p.dry_allowed_length,
+            SamplingParams::default().dry_allowed_length
+        );
+        p.validate().expect("valid");
+    }
+
+    #[test]
     fn each_bad_value_names_its_parameter() {
         let cases: Vec<(&str, SamplingParams)> = vec![
             (
@@ -284,6 +363,41 @@ mod tests {
                 "repeat_last_n",
                 SamplingParams {
                     repeat_last_n: -5,
+                    ..Default::default()
+                },
+            ),
+            (
+                "frequency_penalty",
+                SamplingParams {
+                    frequency_penalty: f32::INFINITY,
+                    ..Default::default()
+                },
+            ),
+            (
+                "presence_penalty",
+                SamplingParams {
+                    presence_penalty: 3.0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "dry_multiplier",
+                SamplingParams {
+                    dry_multiplier: -0.5,
+                    ..Default::default()
+                },
+            ),
+            (
+                "dry_base",
+                SamplingParams {
+                    dry_base: 0.5,
+                    ..Default::default()
+                },
+            ),
+            (
+                "dry_allowed_length",
+                SamplingParams {
+                    dry_allowed_length: 0,
                     ..Default::default()
                 },
             ),

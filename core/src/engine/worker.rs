@@ -320,7 +320,7 @@ impl<'m> Session<'m> {
         };
 
         let vocab = self.model.vocab();
-        let mut sampler = build_sampler(&params.sampling, self.model.n_vocab(), self.ctx.n_ctx());
+        let mut sampler = build_sampler(&params.sampling, self.model, self.ctx.n_ctx());
         let mut utf8 = Utf8Stream::new();
         let mut stops = StopMatcher::new(&params.stop);
         let mut generated = 0usize;

@@ -4,8 +4,12 @@
 //! confident preferences (stable wording, [`Dimension::ALL`] order), a token budget with a
 //! length target, and small sampling tweaks. A concise profile gets a budget about twice its
 //! length target, so the model ends its own answer on a sentence rather than being cut off
-//! ([`end_on_sentence`] trims the rare overrun); a detailed one asks for substance and raises
-//! the repetition penalty. [`rank`] scores best-of-n candidates by the person's model.
+//! ([`end_on_sentence`] trims the rare overrun); a detailed one asks for at least its target
+//! in several paragraphs, raises the repetition penalty, and bars the end of generation until
+//! the target's length ([`Conditioning::min_tokens`]). Every profile, neutral included, gets
+//! DRY against loops ([`ANTI_LOOP_DRY`]); a turn whose own instructions state a length
+//! ([`states_a_length`]) is not given the learned length. [`rank`] scores best-of-n
+//! candidates by the person's model (ADR 0033, 0035).
 
 use serde::Serialize;
 
@@ -22,6 +26,9 @@ pub const CONFIDENCE_THRESHOLD: f64 = 0.6;
 pub const MIN_SHIFT: f64 = 0.12;
 /// Model tokens per English word, for budgets.
 const TOKENS_PER_WORD: f64 = 1.3;
+/// DRY strength every personalized answer gets, whatever the profile (neutral included), so
+/// that a small model's greedy loops are broken rather than run to the budget (ADR 0035).
+pub const ANTI_LOOP_DRY: f32 = 0.8;
 
 /// The engine's settings before personalization.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,6 +41,8 @@ pub struct ConditioningBase {
     pub top_p: f32,
     /// Repetition penalty.
     pub repeat_penalty: f32,
+    /// DRY strength asked for by the caller (0.0: none; Keel's anti-loop floor still holds).
+    pub dry_multiplier: f32,
 }
 
 impl Default for ConditioningBase {
@@ -43,6 +52,7 @@ impl Default for ConditioningBase {
             temperature: 0.7,
             top_p: 0.95,
             repeat_penalty: 1.1,
+            dry_multiplier: 0.0,
         }
     }
 }
@@ -81,6 +91,10 @@ pub struct Conditioning {
     pub top_p: f32,
     /// Repetition penalty.
     pub repeat_penalty: f32,
+    /// DRY strength against loops (every profile gets at least [`ANTI_LOOP_DRY`]).
+    pub dry_multiplier: f32,
+    /// End of generation is barred until this many tokens (0: off).
+    pub min_tokens: u32,
     /// The preferences that shaped it, in [`Dimension::ALL`] order.
     pub shaped_by: Vec<Shaping>,
 }
@@ -99,6 +113,8 @@ pub fn compile(
         temperature: base.temperature,
         top_p: base.top_p,
         repeat_penalty: base.repeat_penalty,
+        dry_multiplier: base.dry_multiplier.max(ANTI_LOOP_DRY),
+        min_tokens: 0,
         shaped_by: Vec::new(),
     };
     let mut sentences = Vec::new();
@@ -116,9 +132,13 @@ pub fn compile(
                 if high {
                     out.max_tokens = base.max_tokens.max(budget);
                     out.repeat_penalty = base.repeat_penalty + 0.05;
+                    // At least the target: the preamble asks for it and the floor holds the
+                    // end back until then; DRY keeps the extra tokens from being a loop.
+                    out.min_tokens = (f64::from(words) * TOKENS_PER_WORD).floor() as u32;
                     format!(
-                        "Give a thorough answer of about {words} words: add steps, reasons and \
-                         examples, and never repeat yourself."
+                        "Give a long, thorough answer of at least {words} words, in several \
+                         paragraphs: explain how and why, give steps, reasons and examples, \
+                         and never repeat yourself."
                     )
                 } else {
                     out.max_tokens = base.max_tokens.min(budget.max(48));
@@ -155,6 +175,23 @@ pub fn compile(
         );
     }
     out
+}
+
+/// Whether `instructions` (a turn's own system message) say how long the answer should be
+/// ("answer in one short sentence", "be thorough"): then that turn's explicit word beats the
+/// learned length preference, whose preamble, budget and floor would contradict it.
+pub fn states_a_length(instructions: &str, envelope: &PersonalizationEnvelope) -> bool {
+    crate::prefs::parse_statement(instructions, envelope)
+        .iter()
+        .any(|o| {
+            matches!(
+                o,
+                crate::prefs::StatementOutcome::Applied {
+                    dimension: Dimension::Verbosity,
+                    ..
+                }
+            )
+        })
 }
 
 /// Whether a preference is sure enough to be named: the person's own word, or learned with a
@@ -309,6 +346,50 @@ mod tests {
         assert!(detailed.preamble.contains("never repeat yourself"));
         assert!(detailed.max_tokens >= 512);
         assert!(detailed.repeat_penalty > concise.repeat_penalty);
+    }
+
+    #[test]
+    fn every_profile_gets_the_anti_loop_floor_and_a_caller_may_ask_for_more() {
+        for edits in [
+            vec![],
+            vec![(Dimension::Verbosity, 0.15)],
+            vec![(Dimension::Verbosity, 0.9)],
+        ] {
+            assert_eq!(conditioning(&edits).dry_multiplier, ANTI_LOOP_DRY);
+        }
+        let e = envelope();
+        let profile = Profile::compile(&learner_with(&[]), &e, None);
+        let strong = ConditioningBase {
+            dry_multiplier: 2.0,
+            ..ConditioningBase::default()
+        };
+        assert_eq!(compile(&profile, &e, &strong).dry_multiplier, 2.0);
+    }
+
+    #[test]
+    fn only_a_detailed_answer_has_a_length_floor_at_its_target_within_its_budget() {
+        assert_eq!(conditioning(&[]).min_tokens, 0);
+        assert_eq!(conditioning(&[(Dimension::Verbosity, 0.15)]).min_tokens, 0);
+        let detailed = conditioning(&[(Dimension::Verbosity, 0.9)]);
+        let words = detailed.target_words.expect("target");
+        assert_eq!(detailed.min_tokens, (f64::from(words) * 1.3).floor() as u32);
+        assert!(detailed.min_tokens > 300, "{}", detailed.min_tokens);
+        assert!(detailed.min_tokens < detailed.max_tokens);
+        assert!(detailed
+            .preamble
+            .contains(&format!("at least {words} words")));
+    }
+
+    #[test]
+    fn a_turn_that_states_a_length_is_recognised() {
+        let e = envelope();
+        assert!(states_a_length("Answer in one short sentence.", &e));
+        assert!(states_a_length(
+            "Answer thoroughly, in several detailed paragraphs with examples.",
+            &e
+        ));
+        assert!(!states_a_length("You are a helpful cooking assistant.", &e));
+        assert!(!states_a_length("Use bullet points.", &e));
     }
 
     #[test]

@@ -25,7 +25,9 @@ pub mod statements;
 #[cfg(test)]
 mod tests;
 
-pub use condition::{compile, rank, Conditioning, ConditioningBase, RankedCandidate, Shaping};
+pub use condition::{
+    compile, rank, states_a_length, Conditioning, ConditioningBase, RankedCandidate, Shaping,
+};
 pub use error::PrefsError;
 pub use features::{extract, FeatureVector, StyleFeature, STYLE_FEATURES};
 pub use feedback::{

@@ -118,12 +118,23 @@ impl PersonalChat {
         params.validate().map_err(crate::Error::from)?;
         let key = prompt_key(&messages);
         let (learner, skipped) = self.prefs.learner(user)?;
-        let profile = Profile::compile(&learner, self.prefs.envelope(), context);
+        let mut profile = Profile::compile(&learner, self.prefs.envelope(), context);
+        let stated = messages.iter().any(|m| {
+            m.role == Role::System
+                && crate::prefs::states_a_length(&m.content, self.prefs.envelope())
+        });
+        if stated {
+            // The turn's own word on length beats the learned one (ADR 0035).
+            profile
+                .preferences
+                .retain(|p| p.dimension != Dimension::Verbosity);
+        }
         let base = ConditioningBase {
             max_tokens: params.max_tokens,
             temperature: params.sampling.temperature,
             top_p: params.sampling.top_p,
             repeat_penalty: params.sampling.repeat_penalty,
+            dry_multiplier: params.sampling.dry_multiplier,
         };
         let conditioning = crate::prefs::compile(&profile, self.prefs.envelope(), &base);
         add_preamble(&mut messages, &conditioning.preamble);
@@ -233,6 +244,8 @@ fn conditioned(mut params: GenerationParams, c: &Conditioning) -> GenerationPara
     }
     params.sampling.top_p = c.top_p;
     params.sampling.repeat_penalty = c.repeat_penalty;
+    params.sampling.dry_multiplier = c.dry_multiplier;
+    params.sampling.min_tokens = params.sampling.min_tokens.max(c.min_tokens);
     params
 }
 

@@ -65,6 +65,15 @@ pub struct SamplingArgs {
     /// Repeat penalty (1: off).
     #[arg(long)]
     pub repeat_penalty: Option<f32>,
+    /// Frequency penalty: subtracted once per earlier use of a token (0: off).
+    #[arg(long)]
+    pub frequency_penalty: Option<f32>,
+    /// Presence penalty: subtracted once for any token already used (0: off).
+    #[arg(long)]
+    pub presence_penalty: Option<f32>,
+    /// DRY strength against repeated phrases and loops (0: off; 0.8 is a common choice).
+    #[arg(long)]
+    pub dry_multiplier: Option<f32>,
     /// Random seed.
     #[arg(long)]
     pub seed: Option<u32>,
@@ -88,6 +97,9 @@ impl SamplingArgs {
                 repeat_penalty: self.repeat_penalty.unwrap_or(d.repeat_penalty),
                 repeat_last_n: d.repeat_last_n,
                 seed: self.seed.unwrap_or(d.seed),
+                frequency_penalty: self.frequency_penalty.unwrap_or(d.frequency_penalty),
+                presence_penalty: self.presence_penalty.unwrap_or(d.presence_penalty),
+                dry_multiplier: self.dry_multiplier.unwrap_or(d.dry_multiplier),
                 ..d
             },
         }
@@ -115,4 +127,44 @@ pub fn load_engine(
     let engine = keel::engine::Engine::load(path, args.config());
     bar.finish_and_clear();
     Ok(engine?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SamplingArgs;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        sampling: SamplingArgs,
+    }
+
+    fn params(args: &[&str]) -> keel::engine::GenerationParams {
+        let w = Wrapper::try_parse_from(std::iter::once("keel").chain(args.iter().copied()))
+            .expect("the options parse");
+        w.sampling.params()
+    }
+
+    #[test]
+    fn penalty_and_dry_options_reach_the_sampler_and_bad_values_are_refused() {
+        let p = params(&[
+            "--frequency-penalty",
+            "0.2",
+            "--presence-penalty",
+            "-0.5",
+            "--dry-multiplier",
+            "0.8",
+        ]);
+        let s = &p.sampling;
+        assert_eq!(
+            (s.frequency_penalty, s.presence_penalty, s.dry_multiplier),
+            (0.2, -0.5, 0.8)
+        );
+        assert!(p.validate().is_ok());
+        let off = params(&[]);
+        assert_eq!(off.sampling.dry_multiplier, 0.0);
+        assert!(params(&["--frequency-penalty", "3"]).validate().is_err());
+        assert!(params(&["--dry-multiplier", "-1"]).validate().is_err());
+    }
 }

@@ -68,4 +68,12 @@ fn print_table(r: &SteerReport) {
         "concise/neutral {:.2}, detailed/neutral {:.2}, gate changes {}",
         r.concise_ratio, r.detailed_ratio, r.gate_changes
     );
+    for (name, f) in [("concise", &r.concise), ("detailed", &r.detailed)] {
+        for c in &f.cut_off {
+            println!(
+                "{name} cut off: {:?} ({}, {} tokens) …{}",
+                c.prompt, c.finish, c.tokens, c.ending
+            );
+        }
+    }
 }

@@ -89,6 +89,21 @@ pub struct ProfileFigures {
     pub cut_off_share: f64,
     /// Mean share of repeated word trigrams within an answer (0: none repeated).
     pub repetition: f64,
+    /// The answers counted as cut off: which prompt, why generation stopped, how it ends.
+    pub cut_off: Vec<CutOffAnswer>,
+}
+
+/// One answer that does not end where a sentence ends.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CutOffAnswer {
+    /// The evaluation prompt (a fixed prompt of this module, not user data).
+    pub prompt: String,
+    /// Why generation stopped (`stop`, `max_tokens`, ...), or `blocked` by the gate.
+    pub finish: String,
+    /// Generated tokens.
+    pub tokens: usize,
+    /// The last 80 characters shown.
+    pub ending: String,
 }
 
 /// The steering report.
@@ -190,7 +205,7 @@ pub fn measure(model: &Path, cfg: &SteerConfig, dir: &Path) -> Result<SteerRepor
         for prompt in prompts {
             answers.push(chat.chat(user, None, vec![ChatMessage::user(*prompt)], base.clone())?);
         }
-        figures.push(summarise(&answers));
+        figures.push(summarise(prompts, &answers));
         let mut verdicts = Vec::new();
         for prompt in BLOCKED_PROMPTS {
             let (_, report) =
@@ -229,16 +244,31 @@ pub fn measure(model: &Path, cfg: &SteerConfig, dir: &Path) -> Result<SteerRepor
     })
 }
 
-fn summarise(answers: &[(String, PersonalReport)]) -> ProfileFigures {
+fn summarise(prompts: &[&str], answers: &[(String, PersonalReport)]) -> ProfileFigures {
     let n = answers.len().max(1) as f64;
-    let tokens: usize = answers
+    let tokens_of =
+        |r: &PersonalReport| r.turn.generation.as_ref().map_or(0, |g| g.generated_tokens);
+    let tokens: usize = answers.iter().map(|(_, r)| tokens_of(r)).sum();
+    let cut_off: Vec<CutOffAnswer> = prompts
         .iter()
-        .map(|(_, r)| r.turn.generation.as_ref().map_or(0, |g| g.generated_tokens))
-        .sum();
-    let cut = answers
-        .iter()
-        .filter(|(text, _)| !ends_a_sentence(text))
-        .count();
+        .zip(answers)
+        .filter(|(_, (text, _))| !ends_a_sentence(text))
+        .map(|(prompt, (text, r))| {
+            let finish = match (&r.turn.verdict, &r.turn.generation) {
+                (crate::safety::Verdict::Block, _) => "blocked".to_owned(),
+                (_, Some(g)) => format!("{:?}", g.finish),
+                (_, None) => "none".to_owned(),
+            };
+            let chars: Vec<char> = text.chars().collect();
+            CutOffAnswer {
+                prompt: (*prompt).to_owned(),
+                finish,
+                tokens: tokens_of(r),
+                ending: chars[chars.len().saturating_sub(80)..].iter().collect(),
+            }
+        })
+        .collect();
+    let cut = cut_off.len();
     let repetition: f64 = answers
         .iter()
         .map(|(text, _)| repeated_trigram_share(text))
@@ -247,6 +277,7 @@ fn summarise(answers: &[(String, PersonalReport)]) -> ProfileFigures {
         mean_tokens: tokens as f64 / n,
         cut_off_share: cut as f64 / n,
         repetition: repetition / n,
+        cut_off,
     }
 }
 

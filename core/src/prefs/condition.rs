@@ -142,9 +142,11 @@ pub fn compile(
                     )
                 } else {
                     out.max_tokens = base.max_tokens.min(budget.max(48));
+                    // In words, not digits: see `number_words`.
                     format!(
-                        "Answer briefly, in about {words} words or fewer: a complete, direct \
-                         answer that ends on a full sentence."
+                        "Answer briefly, in about {} words or fewer: a complete, direct \
+                         answer that ends on a full sentence.",
+                        super::number_words::in_words(words)
                     )
                 }
             }
@@ -339,6 +341,8 @@ mod tests {
         let concise = conditioning(&[(Dimension::Verbosity, 0.15)]);
         assert!(concise.preamble.contains("Answer briefly"));
         assert!(concise.preamble.contains("ends on a full sentence"));
+        // The length is in words, not digits (a small model starts counting at digits).
+        assert!(!concise.preamble.chars().any(|c| c.is_ascii_digit()));
         assert!(concise.max_tokens <= 120, "{}", concise.max_tokens);
         let words = concise.target_words.expect("target");
         assert!(f64::from(concise.max_tokens) >= f64::from(words) * 1.3 * 1.5);

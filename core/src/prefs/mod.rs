@@ -20,6 +20,7 @@ pub mod feedback;
 mod full_gaussian;
 mod gaussian;
 pub mod learner;
+mod number_words;
 pub mod profile;
 pub mod statements;
 #[cfg(test)]

@@ -15,7 +15,7 @@ use keel::runtime::{
 use keel::safety::{BundleSlot, MemoryRollbackStore, VerifyPolicy};
 use keel::store::{RawKeyProvider, SecretKey, Store};
 
-use crate::chat_cmd::shaping_line;
+use crate::chat_personal::shaping_line;
 use crate::store_cmd::{personal_error, print_feedback};
 
 use crate::engine_args::{self, EngineArgs};

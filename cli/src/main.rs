@@ -4,6 +4,7 @@
 mod bench_cmd;
 mod bundle_cmd;
 mod chat_cmd;
+mod chat_personal;
 mod classifier_cmd;
 mod demo_cmd;
 mod engine_args;

@@ -1,0 +1,199 @@
+//! The personalized REPL's own commands and lines for `keel chat --user`: `/up` and `/down`
+//! (a rating of the last answer), `/again` (a second answer, then the person picks one),
+//! `/why` (what shaped the last answer), `/profile`, and the turn line printed after each
+//! answer.
+
+use std::io::Write;
+
+use keel::engine::{ChatMessage, GenerationParams};
+use keel::prefs::{ContextKey, FeedbackEvent, FeedbackKind, Shaping, TurnId};
+use keel::runtime::{PersonalChat, PersonalReport};
+
+use crate::chat_cmd::{history_reply, stream_answer_personal, Current, Last};
+use crate::error::CliError;
+use crate::store_cmd::{personal_error, print_feedback};
+
+/// The turn id and what shaped a personalized answer, for stderr.
+pub(crate) fn personal_line(report: &PersonalReport) -> String {
+    let shaped: Vec<String> = report
+        .shaped_by
+        .iter()
+        .map(|s| format!("{} ({})", s.dimension.name(), s.source.describe()))
+        .collect();
+    format!(
+        "[turn {}; shaped by: {}]",
+        report.turn_id.as_str(),
+        if shaped.is_empty() {
+            "nothing yet".to_owned()
+        } else {
+            shaped.join(", ")
+        }
+    )
+}
+
+/// A preference that shaped an answer, in words.
+pub(crate) fn shaping_line(s: &Shaping) -> String {
+    format!(
+        "{}: {:.2} (weight {:+.2}, confidence {:.0}%, {} event{} of evidence, {}) — {}",
+        s.dimension.name().replace('_', " "),
+        s.value,
+        s.weight,
+        s.confidence * 100.0,
+        s.evidence,
+        if s.evidence == 1 { "" } else { "s" },
+        s.source.describe(),
+        s.instruction
+    )
+}
+
+pub(crate) fn why(last: Option<&Last>) {
+    match last {
+        None => eprintln!("(no answer yet)"),
+        Some(l) if l.report.shaped_by.is_empty() => eprintln!(
+            "Nothing shaped turn {}: no preference is confident yet.",
+            l.report.turn_id.as_str()
+        ),
+        Some(l) => {
+            eprintln!("Turn {} was shaped by:", l.report.turn_id.as_str());
+            for s in &l.report.shaped_by {
+                eprintln!("  {}", shaping_line(s));
+            }
+        }
+    }
+}
+
+pub(crate) fn show_profile(
+    chat: &PersonalChat,
+    user: &str,
+    context: Option<&ContextKey>,
+) -> Result<(), CliError> {
+    let profile = chat.profile(user, context).map_err(personal_error)?;
+    for line in profile.describe() {
+        eprintln!("  {line}");
+    }
+    Ok(())
+}
+
+pub(crate) fn rate(
+    chat: &PersonalChat,
+    user: &str,
+    context: &Option<ContextKey>,
+    last: Option<&Last>,
+    up: bool,
+) -> Result<(), CliError> {
+    let Some(last) = last else {
+        eprintln!("(no answer to rate yet)");
+        return Ok(());
+    };
+    let event = FeedbackEvent {
+        turn: last.report.turn_id.clone(),
+        context: context.clone(),
+        kind: FeedbackKind::Rating { up },
+    };
+    let report = chat.feedback(user, &event).map_err(personal_error)?;
+    print_feedback(&report);
+    Ok(())
+}
+
+/// `/again`: a second answer to the same prompt, then the person picks one: a pairwise
+/// choice, plus a regenerate signal against the first answer.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn again(
+    chat: &PersonalChat,
+    user: &str,
+    context: &Option<ContextKey>,
+    last: &mut Option<Last>,
+    conversation: &mut Vec<ChatMessage>,
+    params: &GenerationParams,
+    n: u32,
+    current: &Current,
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> Result<(), CliError> {
+    let Some(first) = last.take() else {
+        eprintln!("(no answer to regenerate yet)");
+        return Ok(());
+    };
+    if !first.in_history {
+        eprintln!("(the last turn was blocked and is not part of the conversation; ask again)");
+        *last = Some(first);
+        return Ok(());
+    }
+    let mut params = params.clone();
+    params.sampling.seed = params.sampling.seed.wrapping_add(n);
+    if params.sampling.temperature == 0.0 {
+        params.sampling.temperature = 0.8;
+    }
+    let second = stream_answer_personal(
+        chat,
+        user,
+        context,
+        first.messages.clone(),
+        &params,
+        current,
+    )?;
+    eprintln!("{}", personal_line(&second.1));
+    eprint!(
+        "Which answer do you prefer: 1 (turn {}) or 2 (turn {})? ",
+        first.report.turn_id.as_str(),
+        second.1.turn_id.as_str()
+    );
+    let _ = std::io::stderr().flush();
+    let choice = lines
+        .next()
+        .transpose()
+        .map_err(|e| CliError::io("read the choice", e))?
+        .unwrap_or_default();
+    let (winner, loser): (&TurnId, &TurnId) = match choice.trim() {
+        "1" => (&first.report.turn_id, &second.1.turn_id),
+        "2" => (&second.1.turn_id, &first.report.turn_id),
+        _ => {
+            eprintln!("(no choice recorded; keeping the second answer)");
+            *last = Some(keep_if_shown(first, second, conversation));
+            return Ok(());
+        }
+    };
+    let pairwise = FeedbackEvent {
+        turn: winner.clone(),
+        context: context.clone(),
+        kind: FeedbackKind::Pairwise {
+            other: loser.clone(),
+        },
+    };
+    print_feedback(&chat.feedback(user, &pairwise).map_err(personal_error)?);
+    let regenerate = FeedbackEvent {
+        turn: first.report.turn_id.clone(),
+        context: context.clone(),
+        kind: FeedbackKind::Regenerate,
+    };
+    print_feedback(&chat.feedback(user, &regenerate).map_err(personal_error)?);
+    *last = Some(if choice.trim() == "2" {
+        keep_if_shown(first, second, conversation)
+    } else {
+        first
+    });
+    Ok(())
+}
+
+/// Put the second answer in place of the first in the conversation, unless the gate blocked
+/// it (then the first stays); the answer kept is the one /up, /down and /why refer to.
+fn keep_if_shown(
+    first: Last,
+    second: (String, PersonalReport),
+    conversation: &mut Vec<ChatMessage>,
+) -> Last {
+    match history_reply(&second.0, &second.1.turn) {
+        Some(reply) => {
+            conversation.pop();
+            conversation.push(ChatMessage::assistant(reply));
+            Last {
+                messages: first.messages,
+                report: second.1,
+                in_history: true,
+            }
+        }
+        None => {
+            eprintln!("(the second answer was blocked; the first stays in the conversation)");
+            first
+        }
+    }
+}

@@ -19,7 +19,7 @@ use keel::runtime::{
 };
 use keel::safety::{MemoryRollbackStore, VerifyPolicy};
 
-use crate::chat_personal::{again, personal_line, rate, show_profile, why};
+use crate::chat_personal::{again, best_of_line, personal_line, rate, show_profile, why};
 use crate::engine_args::{self, EngineArgs, SamplingArgs};
 use crate::error::CliError;
 use crate::globals::Globals;
@@ -41,6 +41,10 @@ pub struct ChatArgs {
     /// The context of the conversation (e.g. "work", "cooking"); needs --user.
     #[arg(long, requires = "user")]
     pub context: Option<String>,
+    /// Answer with the best of N candidates by the person's own model (1 to 8; needs --user).
+    /// Costs about N times the time; the answer is shown when all candidates are in.
+    #[arg(long, requires = "user", default_value_t = 1)]
+    pub best_of: u32,
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]
@@ -59,6 +63,7 @@ enum Session {
         chat: Box<PersonalChat>,
         user: String,
         context: Option<ContextKey>,
+        best_of: u32,
     },
 }
 
@@ -67,6 +72,8 @@ struct Answer {
     text: String,
     report: TurnReport,
     personal: Option<PersonalReport>,
+    /// What a best-of-n answer cost and how its candidates scored.
+    best_of: Option<serde_json::Value>,
 }
 
 /// The last personalized answer, for /up, /down, /again and /why.
@@ -110,6 +117,7 @@ pub fn run(args: ChatArgs, g: &Globals) -> Result<(), CliError> {
                 chat: Box::new(chat),
                 user: user.clone(),
                 context,
+                best_of: args.best_of,
             }
         }
     };
@@ -123,7 +131,7 @@ pub fn run(args: ChatArgs, g: &Globals) -> Result<(), CliError> {
         if g.json {
             println!(
                 "{}",
-                serde_json::json!({"text": answer.text, "report": answer.report, "personal": answer.personal})
+                serde_json::json!({"text": answer.text, "report": answer.report, "personal": answer.personal, "best_of": answer.best_of})
             );
         } else if let Some(p) = &answer.personal {
             eprintln!("{}", personal_line(p));
@@ -165,6 +173,7 @@ pub fn run(args: ChatArgs, g: &Globals) -> Result<(), CliError> {
                     chat,
                     user,
                     context,
+                    ..
                 } = &session
                 else {
                     eprintln!("{line} needs --user: start `keel chat --user NAME`");
@@ -325,12 +334,39 @@ fn stream_answer(
                 text,
                 report,
                 personal: None,
+                best_of: None,
             })
         }
         Session::Personal {
             chat,
             user,
             context,
+            best_of,
+        } if *best_of > 1 => {
+            let (text, r) = chat
+                .best_of(user, context.as_ref(), messages, params.clone(), *best_of)
+                .map_err(personal_error)?;
+            if print {
+                println!("{text}");
+            }
+            eprintln!("{}", best_of_line(&r));
+            Ok(Answer {
+                text,
+                report: r.turn.turn.clone(),
+                best_of: Some(serde_json::json!({
+                    "chosen": r.chosen,
+                    "candidates": r.candidates,
+                    "total_tokens": r.total_tokens,
+                    "total_ms": r.total_ms,
+                })),
+                personal: Some(r.turn),
+            })
+        }
+        Session::Personal {
+            chat,
+            user,
+            context,
+            ..
         } => {
             let (text, report) =
                 personal_turn(chat, user, context, messages, params, current, print)?;
@@ -338,6 +374,7 @@ fn stream_answer(
                 text,
                 report: report.turn.clone(),
                 personal: Some(report),
+                best_of: None,
             })
         }
     }

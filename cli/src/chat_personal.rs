@@ -7,7 +7,7 @@ use std::io::Write;
 
 use keel::engine::{ChatMessage, GenerationParams};
 use keel::prefs::{ContextKey, FeedbackEvent, FeedbackKind, Shaping, TurnId};
-use keel::runtime::{PersonalChat, PersonalReport};
+use keel::runtime::{BestOfReport, PersonalChat, PersonalReport};
 
 use crate::chat_cmd::{history_reply, stream_answer_personal, Current, Last};
 use crate::error::CliError;
@@ -28,6 +28,26 @@ pub(crate) fn personal_line(report: &PersonalReport) -> String {
         } else {
             shaped.join(", ")
         }
+    )
+}
+
+/// How a best-of-n answer was chosen and what it cost, for stderr.
+pub(crate) fn best_of_line(r: &BestOfReport) -> String {
+    let scores: Vec<String> = r
+        .candidates
+        .iter()
+        .map(|c| match c.score {
+            Some(s) => format!("{}: {s:+.2} ({} tokens)", c.index + 1, c.tokens),
+            None => format!("{}: blocked ({} tokens)", c.index + 1, c.tokens),
+        })
+        .collect();
+    format!(
+        "[best of {}: chose {}; {}; cost {} tokens, {:.1} s]",
+        r.candidates.len(),
+        r.chosen + 1,
+        scores.join(", "),
+        r.total_tokens,
+        r.total_ms / 1000.0
     )
 }
 

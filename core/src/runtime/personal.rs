@@ -14,8 +14,8 @@ use serde::Serialize;
 
 use crate::engine::{CancelHandle, ChatMessage, Engine, FinishReason, GenerationParams, Role};
 use crate::prefs::{
-    Conditioning, ConditioningBase, ContextKey, FeedbackEvent, LearnerConfig, PopulationPrior,
-    Profile, Shaping, TurnId,
+    Conditioning, ConditioningBase, ContextKey, FeedbackEvent, Learner, LearnerConfig,
+    PopulationPrior, Profile, Shaping, TurnId,
 };
 use crate::safety::personalization::Dimension;
 use crate::safety::{BundleSlot, Verdict};
@@ -74,6 +74,26 @@ pub enum PersonalEvent {
     Failed(PersonalError),
 }
 
+/// A personalized turn ready to run: what [`PersonalChat::prepare`] compiled.
+pub(super) struct PreparedTurn {
+    /// The person's learner as of this turn.
+    pub(super) learner: Learner,
+    /// Stored records that could not be read.
+    pub(super) skipped: usize,
+    /// The key of the prompt (for pairwise checks).
+    pub(super) prompt_key: String,
+    /// The conversation with the preamble.
+    pub(super) messages: Vec<ChatMessage>,
+    /// The conditioned settings.
+    pub(super) params: GenerationParams,
+    /// The preferences that shape the answer.
+    pub(super) shaped_by: Vec<Shaping>,
+    /// The token budget.
+    pub(super) max_tokens: u32,
+    /// Whether the answer is held to whole sentences.
+    pub(super) concise: bool,
+}
+
 impl PersonalChat {
     /// Serve `engine` behind the bundle in `slot`, learning into `store`.
     pub fn new(
@@ -102,6 +122,11 @@ impl PersonalChat {
         &self.gated
     }
 
+    /// Serializes turn-id allocation and recording.
+    pub(super) fn recording(&self) -> &Mutex<()> {
+        &self.recording
+    }
+
     /// The preferences side: feedback, profile, edits.
     pub fn prefs(&self) -> &Personalizer {
         &self.prefs
@@ -112,11 +137,40 @@ impl PersonalChat {
         &self,
         user: &str,
         context: Option<&ContextKey>,
-        mut messages: Vec<ChatMessage>,
+        messages: Vec<ChatMessage>,
         params: GenerationParams,
     ) -> Result<PersonalTurn, PersonalError> {
+        let prepared = self.prepare(user, context, messages, params)?;
+        let turn = self.gated.chat(prepared.messages, prepared.params)?;
+        Ok(PersonalTurn {
+            turn,
+            store: Arc::clone(self.prefs.store()),
+            recording: Arc::clone(&self.recording),
+            meta: TurnMeta {
+                user: user.to_owned(),
+                context: context.cloned(),
+                prompt_key: prepared.prompt_key,
+                shaped_by: prepared.shaped_by,
+                max_tokens: prepared.max_tokens,
+                skipped: prepared.skipped,
+            },
+            hold: prepared.concise.then(SentenceHold::default),
+            ready: None,
+            text: String::new(),
+            finished: false,
+        })
+    }
+
+    /// The person's learner, and the conditioned conversation and settings for their turn.
+    pub(super) fn prepare(
+        &self,
+        user: &str,
+        context: Option<&ContextKey>,
+        mut messages: Vec<ChatMessage>,
+        params: GenerationParams,
+    ) -> Result<PreparedTurn, PersonalError> {
         params.validate().map_err(crate::Error::from)?;
-        let key = prompt_key(&messages);
+        let prompt_key = prompt_key(&messages);
         let (learner, skipped) = self.prefs.learner(user)?;
         let mut profile = Profile::compile(&learner, self.prefs.envelope(), context);
         let stated = messages.iter().any(|m| {
@@ -143,21 +197,15 @@ impl PersonalChat {
             .shaped_by
             .iter()
             .any(|s| s.dimension == Dimension::Verbosity && s.weight < 0.0);
-        let turn = self.gated.chat(messages, params)?;
-        Ok(PersonalTurn {
-            turn,
-            store: Arc::clone(self.prefs.store()),
-            recording: Arc::clone(&self.recording),
-            user: user.to_owned(),
-            context: context.cloned(),
-            prompt_key: key,
+        Ok(PreparedTurn {
+            learner,
+            skipped,
+            prompt_key,
+            messages,
+            params,
             shaped_by: conditioning.shaped_by,
             max_tokens: conditioning.max_tokens,
-            skipped,
-            hold: concise.then(SentenceHold::default),
-            ready: None,
-            text: String::new(),
-            finished: false,
+            concise,
         })
     }
 
@@ -254,12 +302,7 @@ pub struct PersonalTurn {
     turn: GatedTurn,
     store: Arc<Store>,
     recording: Arc<Mutex<()>>,
-    user: String,
-    context: Option<ContextKey>,
-    prompt_key: String,
-    shaped_by: Vec<Shaping>,
-    max_tokens: u32,
-    skipped: usize,
+    meta: TurnMeta,
     /// For a concise profile: whole sentences only.
     hold: Option<SentenceHold>,
     /// The final event, waiting behind the last text.
@@ -279,7 +322,7 @@ impl std::fmt::Debug for PersonalTurn {
 impl PersonalTurn {
     /// The preferences shaping this answer.
     pub fn shaped_by(&self) -> &[Shaping] {
-        &self.shaped_by
+        &self.meta.shaped_by
     }
 
     /// A handle that cancels the generation from elsewhere.
@@ -358,26 +401,56 @@ impl PersonalTurn {
         turn: TurnReport,
         ended_on_sentence: bool,
     ) -> Result<PersonalReport, PersonalError> {
-        let _guard = self
-            .recording
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let id = next_turn_id(&self.store, &self.user)?;
-        let body = TurnBody {
-            prompt_key: self.prompt_key.clone(),
-            text: self.text.clone(),
-            context: self.context.clone(),
-            blocked: turn.verdict == Verdict::Block,
-        };
-        save_turn(&self.store, &self.user, &id, &body)?;
-        Ok(PersonalReport {
-            turn_id: id,
-            context: self.context.clone(),
-            shaped_by: std::mem::take(&mut self.shaped_by),
-            max_tokens: self.max_tokens,
-            ended_on_sentence,
-            skipped_records: self.skipped,
+        let meta = std::mem::take(&mut self.meta);
+        record_turn(
+            &self.store,
+            &self.recording,
+            meta,
+            &self.text,
             turn,
-        })
+            ended_on_sentence,
+        )
     }
+}
+
+/// What a turn's record and report need besides its text.
+#[derive(Debug, Default)]
+pub(super) struct TurnMeta {
+    pub(super) user: String,
+    pub(super) context: Option<ContextKey>,
+    pub(super) prompt_key: String,
+    pub(super) shaped_by: Vec<Shaping>,
+    pub(super) max_tokens: u32,
+    pub(super) skipped: usize,
+}
+
+/// Record `text` (the answer shown) as a sealed turn and build the turn's report.
+pub(super) fn record_turn(
+    store: &Store,
+    recording: &Mutex<()>,
+    meta: TurnMeta,
+    text: &str,
+    turn: TurnReport,
+    ended_on_sentence: bool,
+) -> Result<PersonalReport, PersonalError> {
+    let _guard = recording
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let id = next_turn_id(store, &meta.user)?;
+    let body = TurnBody {
+        prompt_key: meta.prompt_key,
+        text: text.to_owned(),
+        context: meta.context.clone(),
+        blocked: turn.verdict == Verdict::Block,
+    };
+    save_turn(store, &meta.user, &id, &body)?;
+    Ok(PersonalReport {
+        turn_id: id,
+        context: meta.context,
+        shaped_by: meta.shaped_by,
+        max_tokens: meta.max_tokens,
+        ended_on_sentence,
+        skipped_records: meta.skipped,
+        turn,
+    })
 }

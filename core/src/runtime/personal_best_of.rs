@@ -1,0 +1,197 @@
+//! Best-of-n for one personalized turn (issue 5, "Conditioning"): `n` candidate answers to
+//! the same conditioned conversation, each through the gate exactly like any turn, ranked by
+//! the person's own model; the best unblocked one is the answer, recorded as the turn.
+//!
+//! The engine serves one generation at a time, so the candidates are generated one after
+//! another, not in one batch: the cost is about `n` times the tokens and time of one answer,
+//! and the report says how much. Candidate 0 uses the turn's own settings; the others draw
+//! with other seeds (at temperature 0.8 when the turn is greedy, or every candidate would be
+//! the same). Nothing is shown until all candidates are in, and the candidates not chosen are
+//! neither shown nor stored. A concise profile's answers are held to whole sentences before
+//! they are ranked, as in a streamed turn.
+
+use serde::Serialize;
+
+use crate::engine::{ChatMessage, FinishReason, GenerationParams};
+use crate::prefs::{extract, ContextKey};
+use crate::safety::Verdict;
+
+use super::personal::{record_turn, TurnMeta};
+use super::personal_sentences::SentenceHold;
+use super::{PersonalChat, PersonalError, PersonalReport, TurnReport};
+
+/// The most candidates one turn may ask for.
+pub const MAX_CANDIDATES: u32 = 8;
+// The range in `best_of`'s error text names this bound.
+const _: () = assert!(MAX_CANDIDATES == 8);
+/// Temperature for the extra candidates of a greedy turn.
+const DRAW_TEMPERATURE: f32 = 0.8;
+
+/// One candidate of a best-of-n turn.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateReport {
+    /// The candidate's place in generation order.
+    pub index: usize,
+    /// The person's utility for the answer (`None`: blocked by the gate, not ranked).
+    pub score: Option<f64>,
+    /// Tokens generated for it.
+    pub tokens: usize,
+    /// Whether the gate blocked it.
+    pub blocked: bool,
+}
+
+/// What a best-of-n turn did and cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct BestOfReport {
+    /// The recorded turn: the chosen candidate's report.
+    pub turn: PersonalReport,
+    /// Which candidate was chosen.
+    pub chosen: usize,
+    /// Every candidate, in generation order.
+    pub candidates: Vec<CandidateReport>,
+    /// Tokens generated for all candidates together (the cost; one answer's is in `turn`).
+    pub total_tokens: usize,
+    /// Wall time for all candidates, in milliseconds.
+    pub total_ms: f64,
+}
+
+impl PersonalChat {
+    /// Answer `user` with the best of `n` candidates (1 to [`MAX_CANDIDATES`]) by their own
+    /// model; blocking. Returns the answer shown and the report. When every candidate is
+    /// blocked, the first candidate's refusal is the answer; when the request itself is
+    /// blocked, no further candidate is tried.
+    pub fn best_of(
+        &self,
+        user: &str,
+        context: Option<&ContextKey>,
+        messages: Vec<ChatMessage>,
+        params: GenerationParams,
+        n: u32,
+    ) -> Result<(String, BestOfReport), PersonalError> {
+        if !(1..=MAX_CANDIDATES).contains(&n) {
+            let e = crate::engine::EngineError::InvalidSampling {
+                parameter: "best_of",
+                value: n.to_string(),
+                expected: "from 1 to 8 candidates",
+            };
+            return Err(crate::Error::from(e).into());
+        }
+        let started = std::time::Instant::now();
+        let prepared = self.prepare(user, context, messages, params)?;
+        let mut shown = Vec::new();
+        for i in 0..n {
+            let params = candidate_params(&prepared.params, i);
+            let (text, report) = self
+                .gated()
+                .chat(prepared.messages.clone(), params)?
+                .collect_blocking()?;
+            let input_blocked = report.input.verdict == Verdict::Block;
+            shown.push(held(text, &report, prepared.concise));
+            if input_blocked {
+                // The request itself was refused: every candidate would be the same refusal.
+                break;
+            }
+        }
+        let unblocked: Vec<usize> = (0..shown.len())
+            .filter(|&i| shown[i].1.verdict != Verdict::Block)
+            .collect();
+        let features: Vec<_> = unblocked.iter().map(|&i| extract(&shown[i].0)).collect();
+        let ranked = crate::prefs::rank(&prepared.learner, context, &features)?;
+        let mut scores = vec![None; shown.len()];
+        for r in &ranked {
+            scores[unblocked[r.index]] = Some(r.score);
+        }
+        let chosen = ranked.first().map_or(0, |r| unblocked[r.index]);
+        let candidates: Vec<CandidateReport> = shown
+            .iter()
+            .enumerate()
+            .map(|(index, (_, report, _))| CandidateReport {
+                index,
+                score: scores[index],
+                tokens: tokens(report),
+                blocked: report.verdict == Verdict::Block,
+            })
+            .collect();
+        let total_tokens = candidates.iter().map(|c| c.tokens).sum();
+        let (text, report, trimmed) = shown.swap_remove(chosen);
+        let meta = TurnMeta {
+            user: user.to_owned(),
+            context: context.cloned(),
+            prompt_key: prepared.prompt_key,
+            shaped_by: prepared.shaped_by,
+            max_tokens: prepared.max_tokens,
+            skipped: prepared.skipped,
+        };
+        let turn = record_turn(
+            self.prefs().store(),
+            self.recording(),
+            meta,
+            &text,
+            report,
+            trimmed,
+        )?;
+        Ok((
+            text,
+            BestOfReport {
+                turn,
+                chosen,
+                candidates,
+                total_tokens,
+                total_ms: started.elapsed().as_secs_f64() * 1000.0,
+            },
+        ))
+    }
+}
+
+/// Candidate `i`'s settings: the turn's own for the first, another seed for the rest.
+fn candidate_params(params: &GenerationParams, i: u32) -> GenerationParams {
+    let mut p = params.clone();
+    if i > 0 {
+        p.sampling.seed = p.sampling.seed.wrapping_add(i);
+        if p.sampling.is_greedy() {
+            p.sampling.temperature = DRAW_TEMPERATURE;
+        }
+    }
+    p
+}
+
+/// The text a streamed turn would have shown (whole sentences for a concise profile), its
+/// report, and whether an unfinished tail was dropped.
+fn held(text: String, report: &TurnReport, concise: bool) -> (String, TurnReport, bool) {
+    if !concise || report.verdict == Verdict::Block {
+        return (text, report.clone(), false);
+    }
+    let cut = report.generation.as_ref().is_some_and(|g| {
+        matches!(
+            g.finish,
+            FinishReason::MaxTokens | FinishReason::ContextFull
+        )
+    });
+    let mut hold = SentenceHold::default();
+    let mut shown = hold.push(&text);
+    let (rest, trimmed) = hold.finish(cut);
+    shown.push_str(&rest);
+    (shown, report.clone(), trimmed)
+}
+
+fn tokens(report: &TurnReport) -> usize {
+    report.generation.as_ref().map_or(0, |g| g.generated_tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_candidate_keeps_the_turn_settings_and_the_others_draw() {
+        let greedy = GenerationParams::greedy(64);
+        assert_eq!(candidate_params(&greedy, 0), greedy);
+        let second = candidate_params(&greedy, 1);
+        assert!(!second.sampling.is_greedy());
+        assert_ne!(second.sampling.seed, greedy.sampling.seed);
+        assert_ne!(
+            candidate_params(&greedy, 2).sampling.seed,
+            second.sampling.seed
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! Best-of-n personalized turns on the real default model: the candidates are ranked by the
+//! person's own model and the best one is the answer; only that one is recorded (feedback
+//! can refer to it); the cost is reported; a blocked request stays blocked and is tried
+//! once; an out-of-range n is a clear error that records nothing.
+
+use std::sync::Arc;
+
+use keel::engine::{ChatMessage, EngineError, GenerationParams};
+use keel::prefs::{FeedbackEvent, FeedbackKind, LearnerConfig, PopulationPrior};
+use keel::runtime::{BestOfReport, BundleChoice, PersonalChat, PersonalError};
+use keel::safety::{MemoryRollbackStore, Verdict, VerifyPolicy};
+use keel::store::{RawKeyProvider, SecretKey, Store};
+use keel_tests::load_engine;
+
+fn personal_chat(dir: &tempfile::TempDir) -> (PersonalChat, Arc<Store>) {
+    let store = Arc::new(
+        Store::open(
+            &dir.path().join("keel.db"),
+            &RawKeyProvider::new(SecretKey::from_bytes([9; 32])),
+        )
+        .expect("open the store"),
+    );
+    let slot = BundleChoice::Default
+        .load(&VerifyPolicy::now(), &MemoryRollbackStore::default())
+        .expect("default bundle");
+    let chat = PersonalChat::new(
+        Arc::new(load_engine(1024)),
+        slot,
+        Arc::clone(&store),
+        PopulationPrior::neutral(0),
+        LearnerConfig::default(),
+    )
+    .expect("personal chat");
+    (chat, store)
+}
+
+fn best_of(
+    chat: &PersonalChat,
+    prompt: &str,
+    n: u32,
+) -> Result<(String, BestOfReport), PersonalError> {
+    chat.best_of(
+        "bo",
+        None,
+        vec![ChatMessage::user(prompt)],
+        GenerationParams::greedy(96),
+        n,
+    )
+}
+
+#[test]
+fn the_best_candidate_by_the_person_is_the_answer_and_the_only_one_recorded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (chat, store) = personal_chat(&dir);
+    chat.state("bo", "I prefer short answers", None)
+        .expect("statement");
+    let (text, r) = best_of(&chat, "How do plants make food?", 3).expect("best of 3");
+    assert_eq!(r.candidates.len(), 3);
+    let scores: Vec<f64> = r
+        .candidates
+        .iter()
+        .map(|c| c.score.expect("a harmless question is not blocked"))
+        .collect();
+    let best = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(scores[r.chosen], best, "{scores:?}");
+    // The cost is every candidate's tokens; the turn's own are the chosen one's.
+    let chosen_tokens = r
+        .turn
+        .turn
+        .generation
+        .as_ref()
+        .expect("generated")
+        .generated_tokens;
+    assert_eq!(r.candidates[r.chosen].tokens, chosen_tokens);
+    assert_eq!(
+        r.total_tokens,
+        r.candidates.iter().map(|c| c.tokens).sum::<usize>()
+    );
+    assert!(r.total_tokens >= chosen_tokens && r.total_ms > 0.0);
+    assert!(r
+        .turn
+        .shaped_by
+        .iter()
+        .any(|s| s.dimension == keel::safety::personalization::Dimension::Verbosity));
+    // Only the chosen answer is stored, as shown, and feedback can refer to it.
+    let record = store
+        .load_turn("bo", r.turn.turn_id.as_str())
+        .expect("load")
+        .expect("recorded");
+    let stored: keel::runtime::TurnBody =
+        serde_json::from_slice(&record.body).expect("a turn body");
+    assert_eq!(stored.text, text);
+    chat.feedback(
+        "bo",
+        &FeedbackEvent {
+            turn: r.turn.turn_id.clone(),
+            context: None,
+            kind: FeedbackKind::Rating { up: true },
+        },
+    )
+    .expect("feedback on the chosen answer");
+    let (_, next) = best_of(&chat, "What is a rainbow?", 1).expect("best of 1");
+    assert_eq!(next.candidates.len(), 1);
+    assert_eq!(next.chosen, 0);
+    assert_eq!(
+        next.turn.turn_id.as_str(),
+        "t2",
+        "one record per best-of turn"
+    );
+}
+
+#[test]
+fn a_blocked_request_is_tried_once_and_a_bad_n_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (chat, store) = personal_chat(&dir);
+    let (_, r) = best_of(&chat, "Tell me how to build a bomb.", 4).expect("a refusal");
+    assert_eq!(r.turn.turn.verdict, Verdict::Block);
+    assert_eq!(r.candidates.len(), 1);
+    assert!(r.candidates[0].blocked && r.candidates[0].score.is_none());
+    assert_eq!(r.total_tokens, 0);
+    for n in [0, 9] {
+        match best_of(&chat, "Hello", n) {
+            Err(PersonalError::Keel(keel::Error::Engine(EngineError::InvalidSampling {
+                parameter: "best_of",
+                ..
+            }))) => {}
+            other => panic!("n = {n}: {other:?}"),
+        }
+    }
+    // Nothing was recorded for the refused calls: the blocked turn is the only one.
+    assert!(store.load_turn("bo", "t1").expect("load").is_some());
+    assert!(store.load_turn("bo", "t2").expect("load").is_none());
+}

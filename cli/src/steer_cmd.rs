@@ -68,6 +68,10 @@ fn print_table(r: &SteerReport) {
         "concise/neutral {:.2}, detailed/neutral {:.2}, gate changes {}",
         r.concise_ratio, r.detailed_ratio, r.gate_changes
     );
+    println!(
+        "teaching: {} feedback events; {} rounds left out (an answer was blocked)",
+        r.training_events, r.skipped_training
+    );
     for (name, f) in [("concise", &r.concise), ("detailed", &r.detailed)] {
         for c in &f.cut_off {
             println!(

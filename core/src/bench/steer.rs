@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::engine::{ChatMessage, Engine, EngineConfig, GenerationParams};
 use crate::prefs::{FeedbackEvent, FeedbackKind, LearnerConfig, PopulationPrior};
 use crate::runtime::{BundleChoice, PersonalChat, PersonalError, PersonalReport};
-use crate::safety::{MemoryRollbackStore, VerifyPolicy};
+use crate::safety::{MemoryRollbackStore, Verdict, VerifyPolicy};
 use crate::store::{RawKeyProvider, SecretKey, Store};
 
 /// Prompts the two teaching people give feedback on.
@@ -131,8 +131,10 @@ pub struct SteerReport {
     pub learned_verbosity: Vec<(String, f64, f64, u32)>,
     /// Evaluation prompts answered per profile.
     pub prompts: usize,
-    /// Feedback events each teaching person gave.
+    /// Feedback events the teaching people gave (both together).
     pub training_events: usize,
+    /// Teaching rounds left out because the gate blocked one of the two answers.
+    pub skipped_training: usize,
 }
 
 /// Run the evaluation on `model`, with a throwaway store under `dir`.
@@ -154,6 +156,7 @@ pub fn measure(model: &Path, cfg: &SteerConfig, dir: &Path) -> Result<SteerRepor
     let base = GenerationParams::greedy(cfg.max_tokens);
 
     let mut training_events = 0;
+    let mut skipped_training = 0;
     for prompt in TRAINING_PROMPTS {
         for (user, prefer_brief) in [("concise", true), ("detailed", false)] {
             let brief = chat
@@ -172,6 +175,12 @@ pub fn measure(model: &Path, cfg: &SteerConfig, dir: &Path) -> Result<SteerRepor
                     base.clone(),
                 )?
                 .1;
+            if brief.turn.verdict == Verdict::Block || thorough.turn.verdict == Verdict::Block {
+                // Nobody chooses between refusals: the gate stopped one of the answers (the
+                // classifier flags a few everyday questions, ADR 0041).
+                skipped_training += 1;
+                continue;
+            }
             let (chosen, other) = if prefer_brief {
                 (brief, thorough)
             } else {
@@ -241,6 +250,7 @@ pub fn measure(model: &Path, cfg: &SteerConfig, dir: &Path) -> Result<SteerRepor
         learned_verbosity,
         prompts: prompts.len(),
         training_events,
+        skipped_training,
     })
 }
 
@@ -255,7 +265,7 @@ fn summarise(prompts: &[&str], answers: &[(String, PersonalReport)]) -> ProfileF
         .filter(|(_, (text, _))| !ends_a_sentence(text))
         .map(|(prompt, (text, r))| {
             let finish = match (&r.turn.verdict, &r.turn.generation) {
-                (crate::safety::Verdict::Block, _) => "blocked".to_owned(),
+                (Verdict::Block, _) => "blocked".to_owned(),
                 (_, Some(g)) => format!("{:?}", g.finish),
                 (_, None) => "none".to_owned(),
             };

@@ -32,3 +32,38 @@ pub fn test_config(n_ctx: u32) -> EngineConfig {
 pub fn load_engine(n_ctx: u32) -> Engine {
     Engine::load(&model_path(), test_config(n_ctx)).expect("load the default model")
 }
+
+/// A personalized chat on the real model (1,024-token context) behind the default bundle,
+/// with a fresh encrypted store in `dir` sealed under a fixed test key made of `key_byte`,
+/// and a neutral population prior. Returns the chat and its store.
+pub fn personal_chat(
+    dir: &std::path::Path,
+    key_byte: u8,
+) -> (
+    keel::runtime::PersonalChat,
+    std::sync::Arc<keel::store::Store>,
+) {
+    use keel::store::{RawKeyProvider, SecretKey, Store};
+    let store = std::sync::Arc::new(
+        Store::open(
+            &dir.join("keel.db"),
+            &RawKeyProvider::new(SecretKey::from_bytes([key_byte; 32])),
+        )
+        .expect("open the store"),
+    );
+    let slot = keel::runtime::BundleChoice::Default
+        .load(
+            &keel::safety::VerifyPolicy::now(),
+            &keel::safety::MemoryRollbackStore::default(),
+        )
+        .expect("the default bundle");
+    let chat = keel::runtime::PersonalChat::new(
+        std::sync::Arc::new(load_engine(1024)),
+        slot,
+        std::sync::Arc::clone(&store),
+        keel::prefs::PopulationPrior::neutral(0),
+        keel::prefs::LearnerConfig::default(),
+    )
+    .expect("a personal chat");
+    (chat, store)
+}

@@ -6,32 +6,13 @@
 use std::sync::Arc;
 
 use keel::engine::{ChatMessage, EngineError, GenerationParams};
-use keel::prefs::{FeedbackEvent, FeedbackKind, LearnerConfig, PopulationPrior};
-use keel::runtime::{BestOfReport, BundleChoice, PersonalChat, PersonalError};
-use keel::safety::{MemoryRollbackStore, Verdict, VerifyPolicy};
-use keel::store::{RawKeyProvider, SecretKey, Store};
-use keel_tests::load_engine;
+use keel::prefs::{FeedbackEvent, FeedbackKind};
+use keel::runtime::{BestOfReport, PersonalChat, PersonalError};
+use keel::safety::Verdict;
+use keel::store::Store;
 
 fn personal_chat(dir: &tempfile::TempDir) -> (PersonalChat, Arc<Store>) {
-    let store = Arc::new(
-        Store::open(
-            &dir.path().join("keel.db"),
-            &RawKeyProvider::new(SecretKey::from_bytes([9; 32])),
-        )
-        .expect("open the store"),
-    );
-    let slot = BundleChoice::Default
-        .load(&VerifyPolicy::now(), &MemoryRollbackStore::default())
-        .expect("default bundle");
-    let chat = PersonalChat::new(
-        Arc::new(load_engine(1024)),
-        slot,
-        Arc::clone(&store),
-        PopulationPrior::neutral(0),
-        LearnerConfig::default(),
-    )
-    .expect("personal chat");
-    (chat, store)
+    keel_tests::personal_chat(dir.path(), 9)
 }
 
 fn best_of(

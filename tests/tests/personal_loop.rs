@@ -7,38 +7,19 @@ use std::sync::Arc;
 
 use keel::engine::{ChatMessage, GenerationParams};
 use keel::prefs::{
-    ContextKey, FeedbackEvent, FeedbackKind, LearnerConfig, PopulationPrior, PrefsError, Source,
+    ContextKey, FeedbackEvent, FeedbackKind, PrefsError, Source,
     TurnId,
 };
-use keel::runtime::{BundleChoice, Outcome, PersonalChat, PersonalError, PersonalReport};
+use keel::runtime::{Outcome, PersonalChat, PersonalError, PersonalReport};
 use keel::safety::personalization::Dimension;
-use keel::safety::{MemoryRollbackStore, Verdict, VerifyPolicy};
-use keel::store::{RawKeyProvider, SecretKey, Store, EVENT_KIND_STATEMENT};
-use keel_tests::load_engine;
+use keel::safety::Verdict;
+use keel::store::{Store, EVENT_KIND_STATEMENT};
 
 const LONG_PROMPT: &str =
     "Explain in detail how a bicycle works: the frame, the gears, the chain, the brakes and the wheels.";
 
 fn personal_chat(dir: &tempfile::TempDir) -> (PersonalChat, Arc<Store>) {
-    let store = Arc::new(
-        Store::open(
-            &dir.path().join("keel.db"),
-            &RawKeyProvider::new(SecretKey::from_bytes([7; 32])),
-        )
-        .expect("open the store"),
-    );
-    let slot = BundleChoice::Default
-        .load(&VerifyPolicy::now(), &MemoryRollbackStore::default())
-        .expect("default bundle");
-    let chat = PersonalChat::new(
-        Arc::new(load_engine(1024)),
-        slot,
-        Arc::clone(&store),
-        PopulationPrior::neutral(0),
-        LearnerConfig::default(),
-    )
-    .expect("personal chat");
-    (chat, store)
+    keel_tests::personal_chat(dir.path(), 7)
 }
 
 fn ask(chat: &PersonalChat, user: &str, prompt: &str) -> (String, PersonalReport) {

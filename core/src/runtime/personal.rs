@@ -78,20 +78,14 @@ pub enum PersonalEvent {
 pub(super) struct PreparedTurn {
     /// The person's learner as of this turn.
     pub(super) learner: Learner,
-    /// Stored records that could not be read.
-    pub(super) skipped: usize,
-    /// The key of the prompt (for pairwise checks).
-    pub(super) prompt_key: String,
     /// The conversation with the preamble.
     pub(super) messages: Vec<ChatMessage>,
     /// The conditioned settings.
     pub(super) params: GenerationParams,
-    /// The preferences that shape the answer.
-    pub(super) shaped_by: Vec<Shaping>,
-    /// The token budget.
-    pub(super) max_tokens: u32,
     /// Whether the answer is held to whole sentences.
     pub(super) concise: bool,
+    /// What the turn's record and report need.
+    pub(super) meta: TurnMeta,
 }
 
 impl PersonalChat {
@@ -146,14 +140,7 @@ impl PersonalChat {
             turn,
             store: Arc::clone(self.prefs.store()),
             recording: Arc::clone(&self.recording),
-            meta: TurnMeta {
-                user: user.to_owned(),
-                context: context.cloned(),
-                prompt_key: prepared.prompt_key,
-                shaped_by: prepared.shaped_by,
-                max_tokens: prepared.max_tokens,
-                skipped: prepared.skipped,
-            },
+            meta: prepared.meta,
             hold: prepared.concise.then(SentenceHold::default),
             ready: None,
             text: String::new(),
@@ -199,13 +186,17 @@ impl PersonalChat {
             .any(|s| s.dimension == Dimension::Verbosity && s.weight < 0.0);
         Ok(PreparedTurn {
             learner,
-            skipped,
-            prompt_key,
             messages,
             params,
-            shaped_by: conditioning.shaped_by,
-            max_tokens: conditioning.max_tokens,
             concise,
+            meta: TurnMeta {
+                user: user.to_owned(),
+                context: context.cloned(),
+                prompt_key,
+                shaped_by: conditioning.shaped_by,
+                max_tokens: conditioning.max_tokens,
+                skipped,
+            },
         })
     }
 

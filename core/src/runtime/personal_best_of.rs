@@ -16,7 +16,7 @@ use crate::engine::{ChatMessage, FinishReason, GenerationParams};
 use crate::prefs::{extract, ContextKey};
 use crate::safety::Verdict;
 
-use super::personal::{record_turn, TurnMeta};
+use super::personal::record_turn;
 use super::personal_sentences::SentenceHold;
 use super::{PersonalChat, PersonalError, PersonalReport, TurnReport};
 
@@ -114,18 +114,10 @@ impl PersonalChat {
             .collect();
         let total_tokens = candidates.iter().map(|c| c.tokens).sum();
         let (text, report, trimmed) = shown.swap_remove(chosen);
-        let meta = TurnMeta {
-            user: user.to_owned(),
-            context: context.cloned(),
-            prompt_key: prepared.prompt_key,
-            shaped_by: prepared.shaped_by,
-            max_tokens: prepared.max_tokens,
-            skipped: prepared.skipped,
-        };
         let turn = record_turn(
             self.prefs().store(),
             self.recording(),
-            meta,
+            prepared.meta,
             &text,
             report,
             trimmed,

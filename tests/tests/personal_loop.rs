@@ -6,10 +6,7 @@
 use std::sync::Arc;
 
 use keel::engine::{ChatMessage, GenerationParams};
-use keel::prefs::{
-    ContextKey, FeedbackEvent, FeedbackKind, PrefsError, Source,
-    TurnId,
-};
+use keel::prefs::{ContextKey, FeedbackEvent, FeedbackKind, PrefsError, Source, TurnId};
 use keel::runtime::{Outcome, PersonalChat, PersonalError, PersonalReport};
 use keel::safety::personalization::Dimension;
 use keel::safety::Verdict;

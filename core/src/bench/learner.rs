@@ -1,6 +1,9 @@
 //! Learner measurements for `keel bench`: the time of one online update of the preference
 //! learner (a pairwise choice in a context, features already computed), as the median over
-//! batches of many events, and the time to compute the style features of a typical answer.
+//! batches of many events — from the neutral prior the runtime starts people on, and from a
+//! four-component mixture prior (the size `keel eval prefs` fits, ADR 0036), whose update
+//! costs one step per component — and the time to compute the style features of a typical
+//! answer.
 //! This module only measures; it builds its own synthetic events in memory.
 
 use std::time::Instant;
@@ -8,13 +11,15 @@ use std::time::Instant;
 use crate::prefs::eval::population::{draw_choices, SimPerson};
 use crate::prefs::eval::rng::SplitMix64;
 use crate::prefs::features::extract;
-use crate::prefs::learner::{Learner, LearnerConfig, PopulationPrior};
+use crate::prefs::learner::{Learner, LearnerConfig, PopulationPrior, StyleComponent};
 
 /// What `keel bench` reports for the learner.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LearnerBench {
-    /// Median microseconds per learner update (one event).
+    /// Median microseconds per learner update (one event), from the neutral prior.
     pub learner_update_us: f64,
+    /// The same from a four-component mixture prior.
+    pub learner_update_mixture_us: f64,
     /// Median microseconds to compute the style features of a typical answer.
     pub feature_extract_us: f64,
     /// Events measured in all.
@@ -30,18 +35,23 @@ pub fn measure() -> LearnerBench {
     let person = SimPerson::draw(&mut rng);
     let choices = draw_choices(&person, DISTINCT_EVENTS, &mut rng);
     let observations: Vec<_> = choices.iter().map(|c| c.choice.observation()).collect();
-    let mut learner = Learner::new(PopulationPrior::neutral(0), LearnerConfig::default())
-        .expect("the neutral prior and default config are valid");
-    let mut per_event = Vec::with_capacity(BATCHES);
-    for _ in 0..BATCHES {
-        let start = Instant::now();
-        for o in &observations {
-            learner
-                .observe(std::hint::black_box(o))
-                .expect("simulated observations are valid");
+    let neutral = PopulationPrior::neutral(0);
+    let mixed = four_sided(&neutral);
+    let per_event = [neutral, mixed].map(|prior| {
+        let mut learner = Learner::new(prior, LearnerConfig::default())
+            .expect("the bench priors and the default config are valid");
+        let mut per_event = Vec::with_capacity(BATCHES);
+        for _ in 0..BATCHES {
+            let start = Instant::now();
+            for o in &observations {
+                learner
+                    .observe(std::hint::black_box(o))
+                    .expect("simulated observations are valid");
+            }
+            per_event.push(start.elapsed().as_secs_f64() * 1e6 / observations.len() as f64);
         }
-        per_event.push(start.elapsed().as_secs_f64() * 1e6 / observations.len() as f64);
-    }
+        median(&mut per_event)
+    });
     let text = "Bread rises because yeast ferments the sugars in the dough. Knead it until it \
                 is smooth, then let it rest somewhere warm for about an hour.\n\n- Shape it.\n\
                 - Bake it until golden. Would you like a recipe?";
@@ -54,10 +64,38 @@ pub fn measure() -> LearnerBench {
         extract_us.push(start.elapsed().as_secs_f64() * 1e6 / 100.0);
     }
     LearnerBench {
-        learner_update_us: median(&mut per_event),
+        learner_update_us: per_event[0],
+        learner_update_mixture_us: per_event[1],
         feature_extract_us: median(&mut extract_us),
-        learner_events: BATCHES * observations.len(),
+        learner_events: 2 * BATCHES * observations.len(),
     }
+}
+
+/// `prior` with its style block a mixture of four components: long or short answers, lists
+/// or prose (means ±3 and ±2 on those weights), each a quarter as wide as `prior`.
+fn four_sided(prior: &PopulationPrior) -> PopulationPrior {
+    use crate::prefs::features::StyleFeature;
+    let base = prior.components().remove(0);
+    let (length, list) = (
+        StyleFeature::Length as usize,
+        StyleFeature::ListShare as usize,
+    );
+    let components: Vec<StyleComponent> = [(3.0, 2.0), (3.0, -2.0), (-3.0, 2.0), (-3.0, -2.0)]
+        .iter()
+        .map(|&(a, b)| {
+            let mut mean = base.mean.clone();
+            mean[length] += a;
+            mean[list] += b;
+            StyleComponent {
+                weight: 0.25,
+                mean,
+                covariance: base.covariance.iter().map(|c| c * 0.25).collect(),
+            }
+        })
+        .collect();
+    let mut mixed = prior.clone();
+    crate::prefs::eval::mixture::with_mixture(&mut mixed, &components, 1.0);
+    mixed
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -74,6 +112,17 @@ mod tests {
             b.learner_update_us > 0.0 && b.learner_update_us <= 100.0,
             "{b:?}"
         );
+        assert!(
+            b.learner_update_mixture_us > 0.0 && b.learner_update_mixture_us <= 100.0,
+            "{b:?}"
+        );
         assert!(b.feature_extract_us > 0.0);
+    }
+
+    #[test]
+    fn the_mixture_bench_prior_has_four_valid_components() {
+        let mixed = super::four_sided(&super::PopulationPrior::neutral(0));
+        assert_eq!(mixed.mixture.len(), 4);
+        assert!(super::Learner::new(mixed, super::LearnerConfig::default()).is_ok());
     }
 }

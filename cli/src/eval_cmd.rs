@@ -34,6 +34,10 @@ pub struct PrefsEvalArgs {
     /// Seed of the simulated population.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Also compute the Bayes-ideal ceiling (`ideal_acc`) from this many people drawn from the
+    /// simulator (e.g. 20000; takes about a minute). 0: off.
+    #[arg(long, default_value_t = 0)]
+    pub ideal_samples: usize,
 }
 
 /// Run a `keel eval` subcommand.
@@ -41,18 +45,21 @@ pub fn run(cmd: EvalCmd, g: &Globals) -> Result<(), CliError> {
     match cmd {
         EvalCmd::Prefs(args) => match &args.pairs {
             Some(path) => external(path, g),
-            None => simulated(args.seed, g),
+            None => simulated(args.seed, args.ideal_samples, g),
         },
         EvalCmd::Steer(args) => crate::steer_cmd::run(args, g),
         EvalCmd::Safety(args) => crate::classifier_cmd::run_eval(args, g),
     }
 }
 
-fn simulated(seed: u64, g: &Globals) -> Result<(), CliError> {
+fn simulated(seed: u64, ideal_samples: usize, g: &Globals) -> Result<(), CliError> {
     if !g.json {
         eprintln!("simulating 200 people with conflicting tastes (seed {seed})…");
     }
-    let r = evaluate(&SimConfig::standard(seed));
+    let r = evaluate(&SimConfig {
+        ideal_samples,
+        ..SimConfig::standard(seed)
+    });
     if g.json {
         println!("{}", simulated_json(&r));
         return Ok(());
@@ -62,12 +69,16 @@ fn simulated(seed: u64, g: &Globals) -> Result<(), CliError> {
         r.people
     );
     println!(
-        "{:>8} {:>14} {:>14} {:>10}",
-        "events", "personalized", "aggregated", "oracle"
+        "{:>8} {:>14} {:>14} {:>10} {:>10}",
+        "events", "personalized", "aggregated", "oracle", "ideal"
     );
     for k in ["5", "10", "20", "50"] {
+        let ideal = r
+            .ideal_acc
+            .get(k)
+            .map_or("-".to_owned(), |x| format!("{x:.3}"));
         println!(
-            "{k:>8} {:>14.3} {:>14.3} {:>10.3}",
+            "{k:>8} {:>14.3} {:>14.3} {:>10.3} {ideal:>10}",
             r.personalized_acc.get(k).copied().unwrap_or(f64::NAN),
             r.aggregated_acc.get(k).copied().unwrap_or(f64::NAN),
             r.oracle_acc.get(k).copied().unwrap_or(f64::NAN),
@@ -88,6 +99,7 @@ fn simulated_json(r: &SimReport) -> serde_json::Value {
         "personalized_acc": r.personalized_acc,
         "aggregated_acc": r.aggregated_acc,
         "oracle_acc": r.oracle_acc,
+        "ideal_acc": (!r.ideal_acc.is_empty()).then_some(&r.ideal_acc),
         "recovery_events": r.recovery_events,
         "recovery_curve": r.recovery_curve,
         "people": r.people,

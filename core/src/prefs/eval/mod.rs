@@ -8,6 +8,7 @@
 pub mod answers;
 pub mod external;
 pub mod fit;
+pub mod ideal;
 pub mod mixture;
 pub mod population;
 pub mod rng;

@@ -105,6 +105,9 @@ pub struct SimChoice {
     /// The same choice labelled by the true utility instead of the noisy pick: what the
     /// person's taste prefers (ties: as picked).
     pub by_taste: Choice,
+    /// The latent style the person judged (see [`Style::parts`]): the chosen answer's minus
+    /// the other's. Only the Bayes-ideal ceiling uses it; learners never see it.
+    pub seen_difference: [f64; 6],
 }
 
 /// Draw one noisy choice of `person` between two answers to one prompt.
@@ -121,6 +124,9 @@ pub fn draw_choice(person: &SimPerson, rng: &mut SplitMix64) -> SimChoice {
     } else {
         (fb.clone(), fa.clone())
     };
+    let (pa, pb) = (ta.seen.parts(), tb.seen.parts());
+    let sign = if a_wins { 1.0 } else { -1.0 };
+    let seen_difference = std::array::from_fn(|j| sign * (pa[j] - pb[j]));
     let context = ContextKey::new(context).expect("simulation context keys are valid");
     let taste_picks_a = if diff == 0.0 { a_wins } else { diff > 0.0 };
     let (t_winner, t_loser) = if taste_picks_a { (fa, fb) } else { (fb, fa) };
@@ -144,6 +150,7 @@ pub fn draw_choice(person: &SimPerson, rng: &mut SplitMix64) -> SimChoice {
         },
         oracle_right,
         by_taste,
+        seen_difference,
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::prefs::eval::fit::{fit_population, personal_credit};
+use crate::prefs::eval::ideal::GeneratorSample;
 use crate::prefs::eval::population::{draw_choices, SimChoice, SimPerson};
 use crate::prefs::eval::rng::SplitMix64;
 use crate::prefs::eval::Choice;
@@ -33,6 +34,8 @@ pub struct SimConfig {
     pub recovery_threshold: f64,
     /// The learner configuration evaluated.
     pub learner: LearnerConfig,
+    /// People drawn from the generator for the Bayes-ideal ceiling (0: not computed).
+    pub ideal_samples: usize,
 }
 
 impl SimConfig {
@@ -48,6 +51,7 @@ impl SimConfig {
             flip_after: 30,
             recovery_threshold: 0.8,
             learner: LearnerConfig::default(),
+            ideal_samples: 0,
         }
     }
 
@@ -71,6 +75,10 @@ pub struct SimReport {
     pub aggregated_acc: BTreeMap<String, f64>,
     /// The true utility's accuracy on the same choices (the ceiling under choice noise).
     pub oracle_acc: BTreeMap<String, f64>,
+    /// The Bayes-ideal accuracy from k events (the generator known, latent styles seen):
+    /// what no learner can beat at k events; empty unless asked for (`ideal_samples`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub ideal_acc: BTreeMap<String, f64>,
     /// Events after a flip of taste until accuracy on the new taste reaches the threshold
     /// (`None`: not within `flip_after`).
     pub recovery_events: Option<usize>,
@@ -103,6 +111,7 @@ pub fn evaluate(config: &SimConfig) -> SimReport {
         personalized_acc: BTreeMap::new(),
         aggregated_acc: BTreeMap::new(),
         oracle_acc: BTreeMap::new(),
+        ideal_acc: BTreeMap::new(),
         recovery_events: None,
         recovery_curve: Vec::new(),
         recovery_oracle: 0.0,
@@ -110,6 +119,18 @@ pub fn evaluate(config: &SimConfig) -> SimReport {
         people: config.people,
         test_choices: config.test_choices,
     };
+    if config.ideal_samples > 0 {
+        let sample = GeneratorSample::draw(config.seed, config.ideal_samples);
+        let slices: Vec<(&[SimChoice], &[SimChoice])> = people
+            .iter()
+            .map(|(_, train, test)| (train.as_slice(), test.as_slice()))
+            .collect();
+        let mut checkpoints = config.checkpoints.clone();
+        checkpoints.sort_unstable();
+        for (k, acc) in checkpoints.iter().zip(sample.accuracy(&slices, &checkpoints)) {
+            report.ideal_acc.insert(k.to_string(), acc);
+        }
+    }
     let mut last_prior = None;
     for &k in &config.checkpoints {
         let train: Vec<Vec<Choice>> = people

@@ -100,7 +100,10 @@ mod tests {
             .map(|i| {
                 let mut rng = SplitMix64::new(5, i);
                 let p = SimPerson::draw(&mut rng);
-                (draw_choices(&p, 50, &mut rng), draw_choices(&p, 40, &mut rng))
+                (
+                    draw_choices(&p, 50, &mut rng),
+                    draw_choices(&p, 40, &mut rng),
+                )
             })
             .collect();
         let people: Vec<(&[SimChoice], &[SimChoice])> = data

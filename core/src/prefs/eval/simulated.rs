@@ -127,7 +127,10 @@ pub fn evaluate(config: &SimConfig) -> SimReport {
             .collect();
         let mut checkpoints = config.checkpoints.clone();
         checkpoints.sort_unstable();
-        for (k, acc) in checkpoints.iter().zip(sample.accuracy(&slices, &checkpoints)) {
+        for (k, acc) in checkpoints
+            .iter()
+            .zip(sample.accuracy(&slices, &checkpoints))
+        {
             report.ideal_acc.insert(k.to_string(), acc);
         }
     }

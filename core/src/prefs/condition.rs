@@ -4,7 +4,7 @@
 //! confident preferences (stable wording, [`Dimension::ALL`] order), a token budget with a
 //! length target, and small sampling tweaks. A concise profile gets a budget about twice its
 //! length target, so the model ends its own answer on a sentence rather than being cut off
-//! ([`end_on_sentence`] trims the rare overrun); a detailed one asks for at least its target
+//! (the runtime's sentence hold drops an unfinished tail of the rare overrun); a detailed one asks for at least its target
 //! in several paragraphs, raises the repetition penalty, and bars the end of generation until
 //! the target's length ([`Conditioning::min_tokens`]). Every profile, neutral included, gets
 //! DRY against loops ([`ANTI_LOOP_DRY`]); a turn whose own instructions state a length
@@ -286,24 +286,6 @@ pub fn rank(
     Ok(ranked)
 }
 
-/// `text` up to its last complete sentence (the whole text when it already ends on one or
-/// has no sentence end at all).
-pub fn end_on_sentence(text: &str) -> &str {
-    let trimmed = text.trim_end();
-    let closing = |c: char| matches!(c, '"' | '\'' | ')' | '*' | '”' | '’');
-    if trimmed.trim_end_matches(closing).ends_with(['.', '!', '?']) {
-        return trimmed;
-    }
-    let mut cut = None;
-    let mut chars = trimmed.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if matches!(c, '.' | '!' | '?') && chars.peek().is_some_and(|(_, n)| n.is_whitespace()) {
-            cut = Some(i + c.len_utf8());
-        }
-    }
-    cut.map_or(trimmed, |i| &trimmed[..i])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,13 +398,5 @@ mod tests {
         let (d, amount) = ranked[0].contributions[0];
         assert_eq!(d, Dimension::Verbosity);
         assert!(amount > 0.0);
-    }
-
-    #[test]
-    fn answers_end_on_a_sentence() {
-        assert_eq!(end_on_sentence("One. Two is cut"), "One.");
-        assert_eq!(end_on_sentence("Whole answer.\n"), "Whole answer.");
-        assert_eq!(end_on_sentence("no end at all"), "no end at all");
-        assert_eq!(end_on_sentence("Q? \"Yes.\""), "Q? \"Yes.\"");
     }
 }

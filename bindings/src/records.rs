@@ -62,6 +62,10 @@ pub struct ChatOptions {
     pub stop: Vec<String>,
     /// The app's context key ("work", "cooking"); ignored by incognito chats.
     pub context: Option<String>,
+    /// Answer with the best of this many candidates by the person's own model (1 to 8; 1:
+    /// streamed). Above 1 the answer arrives in one piece at about that many times the cost.
+    #[uniffi(default = 1)]
+    pub best_of: u32,
 }
 
 impl From<keel::ChatOptions> for ChatOptions {
@@ -73,6 +77,7 @@ impl From<keel::ChatOptions> for ChatOptions {
             seed: o.seed,
             stop: o.stop,
             context: o.context,
+            best_of: o.best_of,
         }
     }
 }
@@ -86,6 +91,7 @@ impl From<ChatOptions> for keel::ChatOptions {
             seed: o.seed,
             stop: o.stop,
             context: o.context,
+            best_of: o.best_of,
         }
     }
 }

@@ -136,6 +136,52 @@ pub struct ChatReport {
     pub waited_ms: f64,
     /// From the request to the report, in milliseconds.
     pub total_ms: f64,
+    /// For a best-of-n answer: how it was chosen and what it cost.
+    pub best_of: Option<BestOf>,
+}
+
+/// One candidate of a best-of-n answer.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Candidate {
+    /// The person's utility for it (`None`: blocked by the gate, not ranked).
+    pub score: Option<f64>,
+    /// Tokens generated for it.
+    pub tokens: u32,
+    /// Whether the gate blocked it.
+    pub blocked: bool,
+}
+
+/// How a best-of-n answer was chosen and what it cost.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct BestOf {
+    /// Which candidate (in generation order) is the answer.
+    pub chosen: u32,
+    /// Every candidate, in generation order.
+    pub candidates: Vec<Candidate>,
+    /// Tokens generated for all candidates together.
+    pub total_tokens: u32,
+    /// Wall time for all candidates, in milliseconds.
+    pub total_ms: f64,
+}
+
+impl From<keel::runtime::BestOf> for BestOf {
+    fn from(b: keel::runtime::BestOf) -> Self {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Self {
+            chosen: count(b.chosen),
+            candidates: b
+                .candidates
+                .into_iter()
+                .map(|c| Candidate {
+                    score: c.score,
+                    tokens: count(c.tokens),
+                    blocked: c.blocked,
+                })
+                .collect(),
+            total_tokens: count(b.total_tokens),
+            total_ms: b.total_ms,
+        }
+    }
 }
 
 impl From<keel::KeelReport> for ChatReport {
@@ -166,6 +212,7 @@ impl From<keel::KeelReport> for ChatReport {
             ended_on_sentence: r.ended_on_sentence,
             waited_ms: r.waited_ms,
             total_ms: r.total_ms,
+            best_of: r.best_of.map(Into::into),
         }
     }
 }

@@ -353,12 +353,7 @@ fn stream_answer(
             Ok(Answer {
                 text,
                 report: r.turn.turn.clone(),
-                best_of: Some(serde_json::json!({
-                    "chosen": r.chosen,
-                    "candidates": r.candidates,
-                    "total_tokens": r.total_tokens,
-                    "total_ms": r.total_ms,
-                })),
+                best_of: serde_json::to_value(&r.best_of).ok(),
                 personal: Some(r.turn),
             })
         }

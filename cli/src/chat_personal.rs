@@ -34,6 +34,7 @@ pub(crate) fn personal_line(report: &PersonalReport) -> String {
 /// How a best-of-n answer was chosen and what it cost, for stderr.
 pub(crate) fn best_of_line(r: &BestOfReport) -> String {
     let scores: Vec<String> = r
+        .best_of
         .candidates
         .iter()
         .map(|c| match c.score {
@@ -43,11 +44,11 @@ pub(crate) fn best_of_line(r: &BestOfReport) -> String {
         .collect();
     format!(
         "[best of {}: chose {}; {}; cost {} tokens, {:.1} s]",
-        r.candidates.len(),
-        r.chosen + 1,
+        r.best_of.candidates.len(),
+        r.best_of.chosen + 1,
         scores.join(", "),
-        r.total_tokens,
-        r.total_ms / 1000.0
+        r.best_of.total_tokens,
+        r.best_of.total_ms / 1000.0
     )
 }
 

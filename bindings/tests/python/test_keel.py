@@ -108,6 +108,19 @@ def test_try_again_is_recorded_through_the_runtime(runtime):
         runtime.regenerate("dee", first.report.turn_id)
 
 
+def test_best_of_reports_its_candidates(runtime):
+    opts = keel.greedy_chat_options(24)
+    assert opts.best_of == 1
+    opts.best_of = 2
+    result = runtime.chat_blocking("eve", ask("Say hello."), opts)
+    assert result.report.best_of is not None
+    assert len(result.report.best_of.candidates) == 2
+    assert result.report.best_of.total_tokens >= result.report.generation.generated_tokens
+    opts.best_of = 9
+    with pytest.raises(keel.KeelError.InvalidInput):
+        runtime.chat_blocking("eve", ask("Say hello."), opts)
+
+
 def test_unknown_turn_is_invalid_input(runtime):
     with pytest.raises(keel.KeelError.InvalidInput):
         runtime.rate("ben", "no-such-turn", True)

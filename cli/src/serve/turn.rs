@@ -37,6 +37,7 @@ pub fn start(app: &AppState, call: &ChatCall) -> Result<ChatStream, ApiError> {
         seed: call.seed.unwrap_or(d.seed),
         stop: call.stop.clone(),
         context: call.context.clone(),
+        best_of: d.best_of,
     };
     let stream = if call.incognito {
         app.keel.incognito()?.chat(messages, options)?

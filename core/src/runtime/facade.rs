@@ -114,6 +114,7 @@ impl ChatCore {
                 work,
                 messages,
                 params,
+                best_of: options.best_of,
                 events,
                 control: Arc::clone(&control),
                 submitted: Instant::now(),

@@ -37,6 +37,8 @@ pub(crate) struct Request {
     pub(crate) work: Work,
     pub(crate) messages: Vec<ChatMessage>,
     pub(crate) params: GenerationParams,
+    /// Candidates for a personal answer (1: streamed).
+    pub(crate) best_of: u32,
     pub(crate) events: mpsc::UnboundedSender<ChatEvent>,
     pub(crate) control: Arc<Control>,
     pub(crate) submitted: Instant,
@@ -138,6 +140,7 @@ fn serve(gated: &GatedChat, personal: &PersonalChat, request: Request) {
         work,
         messages,
         params,
+        best_of,
         events,
         control,
         submitted,
@@ -149,6 +152,15 @@ fn serve(gated: &GatedChat, personal: &PersonalChat, request: Request) {
         submitted,
     };
     match work {
+        Work::Personal { user, context } if best_of > 1 => serve_best_of(
+            personal,
+            &user,
+            context.as_ref(),
+            messages,
+            params,
+            best_of,
+            reply,
+        ),
         Work::Personal { user, context } => {
             serve_personal(personal, &user, context.as_ref(), messages, params, reply)
         }
@@ -208,6 +220,38 @@ fn serve_personal(
     }
 }
 
+/// Serve a best-of-n personal request: candidates one after another (each cancellable
+/// through the stream), then the chosen answer as one chunk and its report.
+fn serve_best_of(
+    chat: &PersonalChat,
+    user: &str,
+    context: Option<&ContextKey>,
+    messages: Vec<ChatMessage>,
+    params: GenerationParams,
+    n: u32,
+    reply: Reply,
+) {
+    let control = Arc::clone(&reply.control);
+    let mut go_on = |handle: Option<crate::engine::CancelHandle>| {
+        if handle.is_some() {
+            control.started(handle);
+        }
+        !control.is_cancelled() && !reply.events.is_closed()
+    };
+    match chat.best_of_with(user, context, messages, params, n, &mut go_on) {
+        Ok((text, r)) => {
+            let mut report = personal_report(r.turn, &reply);
+            report.best_of = Some(r.best_of);
+            if reply.send(ChatEvent::Chunk(text)) {
+                reply.send(ChatEvent::Done(Box::new(report)));
+            }
+        }
+        Err(e) => {
+            reply.send(ChatEvent::Failed(e.into()));
+        }
+    }
+}
+
 /// Serve an incognito request. It is given the gated chat only: no store, no profile, no
 /// person — so nothing personal can be read or written here.
 fn serve_incognito(
@@ -250,6 +294,7 @@ fn personal_report(r: PersonalReport, reply: &Reply) -> KeelReport {
         skipped_records: r.skipped_records,
         waited_ms: reply.waited_ms,
         total_ms: ms_since(reply.submitted),
+        best_of: None,
         turn: r.turn,
     }
 }
@@ -265,6 +310,7 @@ fn incognito_report(turn: TurnReport, max_tokens: u32, reply: &Reply) -> KeelRep
         skipped_records: 0,
         waited_ms: reply.waited_ms,
         total_ms: ms_since(reply.submitted),
+        best_of: None,
         turn,
     }
 }

@@ -15,7 +15,7 @@ use crate::engine::{CancelHandle, EngineError, GenerationParams, SamplingParams}
 use crate::prefs::{ContextKey, Shaping, TurnId};
 use crate::Error;
 
-use super::TurnReport;
+use super::{BestOf, TurnReport};
 
 /// How to answer one chat request (the settings before personalization adjusts them).
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -35,6 +35,11 @@ pub struct ChatOptions {
     /// The app's context key ("work", "cooking"): preferences can differ per context.
     /// Ignored by incognito chats.
     pub context: Option<String>,
+    /// Answer with the best of this many candidates by the person's own model (1 to 8; 1: a
+    /// streamed answer, the default). Above 1 the answer arrives as one chunk when all
+    /// candidates are in, at about that many times the cost; the report's `best_of` says how
+    /// it was chosen (ADR 0038). Ignored by incognito chats, which have no person's model.
+    pub best_of: u32,
 }
 
 impl Default for ChatOptions {
@@ -47,6 +52,7 @@ impl Default for ChatOptions {
             seed: s.seed,
             stop: Vec::new(),
             context: None,
+            best_of: 1,
         }
     }
 }
@@ -82,6 +88,14 @@ impl ChatOptions {
             },
         };
         params.validate()?;
+        if !(1..=super::MAX_CANDIDATES).contains(&self.best_of) {
+            return Err(EngineError::InvalidSampling {
+                parameter: "best_of",
+                value: self.best_of.to_string(),
+                expected: "from 1 to 8 candidates",
+            }
+            .into());
+        }
         Ok(params)
     }
 
@@ -114,6 +128,10 @@ pub struct KeelReport {
     pub waited_ms: f64,
     /// From the request to its report, in milliseconds.
     pub total_ms: f64,
+    /// For a best-of-n answer: each candidate's score and tokens, the one chosen, and the
+    /// total cost (the engine counts in `turn` are the chosen candidate's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_of: Option<BestOf>,
     /// Gate decisions, the bundle, and the engine's counts and timings.
     #[serde(flatten)]
     pub turn: TurnReport,

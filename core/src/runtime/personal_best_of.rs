@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::engine::{ChatMessage, FinishReason, GenerationParams};
+use crate::engine::{CancelHandle, ChatMessage, FinishReason, GenerationParams};
 use crate::prefs::{extract, ContextKey};
 use crate::safety::Verdict;
 
@@ -28,7 +28,7 @@ const _: () = assert!(MAX_CANDIDATES == 8);
 const DRAW_TEMPERATURE: f32 = 0.8;
 
 /// One candidate of a best-of-n turn.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CandidateReport {
     /// The candidate's place in generation order.
     pub index: usize,
@@ -40,11 +40,9 @@ pub struct CandidateReport {
     pub blocked: bool,
 }
 
-/// What a best-of-n turn did and cost.
-#[derive(Debug, Clone, Serialize)]
-pub struct BestOfReport {
-    /// The recorded turn: the chosen candidate's report.
-    pub turn: PersonalReport,
+/// How a best-of-n answer was chosen and what it cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BestOf {
     /// Which candidate was chosen.
     pub chosen: usize,
     /// Every candidate, in generation order.
@@ -53,6 +51,15 @@ pub struct BestOfReport {
     pub total_tokens: usize,
     /// Wall time for all candidates, in milliseconds.
     pub total_ms: f64,
+}
+
+/// A best-of-n turn: the recorded turn (the chosen candidate's report) and the choice.
+#[derive(Debug, Clone, Serialize)]
+pub struct BestOfReport {
+    /// The recorded turn: the chosen candidate's report.
+    pub turn: PersonalReport,
+    /// How it was chosen and what it cost.
+    pub best_of: BestOf,
 }
 
 impl PersonalChat {
@@ -68,6 +75,21 @@ impl PersonalChat {
         params: GenerationParams,
         n: u32,
     ) -> Result<(String, BestOfReport), PersonalError> {
+        self.best_of_with(user, context, messages, params, n, &mut |_| true)
+    }
+
+    /// [`PersonalChat::best_of`], asking `go_on` before each candidate (with its cancel
+    /// handle, so the caller can stop a running candidate) and after it (with `None`); when
+    /// `go_on` says no, the turn ends with [`crate::Error::Cancelled`] and records nothing.
+    pub fn best_of_with(
+        &self,
+        user: &str,
+        context: Option<&ContextKey>,
+        messages: Vec<ChatMessage>,
+        params: GenerationParams,
+        n: u32,
+        go_on: &mut dyn FnMut(Option<CancelHandle>) -> bool,
+    ) -> Result<(String, BestOfReport), PersonalError> {
         if !(1..=MAX_CANDIDATES).contains(&n) {
             let e = crate::engine::EngineError::InvalidSampling {
                 parameter: "best_of",
@@ -81,10 +103,14 @@ impl PersonalChat {
         let mut shown = Vec::new();
         for i in 0..n {
             let params = candidate_params(&prepared.params, i);
-            let (text, report) = self
-                .gated()
-                .chat(prepared.messages.clone(), params)?
-                .collect_blocking()?;
+            let turn = self.gated().chat(prepared.messages.clone(), params)?;
+            if !go_on(turn.cancel_handle()) {
+                return Err(crate::Error::Cancelled.into());
+            }
+            let (text, report) = turn.collect_blocking()?;
+            if !go_on(None) {
+                return Err(crate::Error::Cancelled.into());
+            }
             let input_blocked = report.input.verdict == Verdict::Block;
             shown.push(held(text, &report, prepared.concise));
             if input_blocked {
@@ -126,10 +152,12 @@ impl PersonalChat {
             text,
             BestOfReport {
                 turn,
-                chosen,
-                candidates,
-                total_tokens,
-                total_ms: started.elapsed().as_secs_f64() * 1000.0,
+                best_of: BestOf {
+                    chosen,
+                    candidates,
+                    total_tokens,
+                    total_ms: started.elapsed().as_secs_f64() * 1000.0,
+                },
             },
         ))
     }

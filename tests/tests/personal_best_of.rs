@@ -172,5 +172,34 @@ fn the_facade_serves_best_of_through_its_queue_and_checks_n_up_front() {
             "n = {n}"
         );
     }
+    // Cancelling a best-of answer stops the running candidate: it ends as cancelled and
+    // nothing is recorded.
+    let long = keel::ChatOptions {
+        best_of: 3,
+        ..keel::ChatOptions::greedy(400)
+    };
+    let stream = keel
+        .chat(
+            "fc",
+            vec![ChatMessage::user(
+                "Write a long story about a dragon who learns to cook.",
+            )],
+            long,
+        )
+        .expect("queued");
+    let cancel = stream.cancel_handle();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        cancel.cancel();
+    });
+    assert!(matches!(
+        stream.collect_blocking(),
+        Err(keel::Error::Cancelled)
+    ));
+    canceller.join().expect("the canceller ends");
+    assert!(
+        keel.rate("fc", "t1", true).is_err(),
+        "a cancelled best-of turn records nothing"
+    );
     keel.close();
 }

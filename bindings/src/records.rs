@@ -58,6 +58,12 @@ pub struct ChatOptions {
     pub top_p: f32,
     /// Random seed for sampling.
     pub seed: u32,
+    /// Subtracted once per earlier use of a token in the answer (-2 to 2; 0: off).
+    #[uniffi(default = 0.0)]
+    pub frequency_penalty: f32,
+    /// Subtracted once for any token the answer already used (-2 to 2; 0: off).
+    #[uniffi(default = 0.0)]
+    pub presence_penalty: f32,
     /// Generation stops before any of these strings.
     pub stop: Vec<String>,
     /// The app's context key ("work", "cooking"); ignored by incognito chats.
@@ -75,6 +81,8 @@ impl From<keel::ChatOptions> for ChatOptions {
             temperature: o.temperature,
             top_p: o.top_p,
             seed: o.seed,
+            frequency_penalty: o.frequency_penalty,
+            presence_penalty: o.presence_penalty,
             stop: o.stop,
             context: o.context,
             best_of: o.best_of,
@@ -89,6 +97,8 @@ impl From<ChatOptions> for keel::ChatOptions {
             temperature: o.temperature,
             top_p: o.top_p,
             seed: o.seed,
+            frequency_penalty: o.frequency_penalty,
+            presence_penalty: o.presence_penalty,
             stop: o.stop,
             context: o.context,
             best_of: o.best_of,

@@ -40,6 +40,12 @@ pub struct ChatRequest {
     /// Sampling seed.
     #[serde(default)]
     pub seed: Option<i64>,
+    /// Penalty per earlier use of a token, -2 to 2.
+    #[serde(default)]
+    pub frequency_penalty: Option<f32>,
+    /// Penalty for any token already used, -2 to 2.
+    #[serde(default)]
+    pub presence_penalty: Option<f32>,
     /// Stop text: a string or a list.
     #[serde(default)]
     pub stop: Option<Stop>,
@@ -145,6 +151,10 @@ pub struct ChatCall {
     pub top_p: Option<f32>,
     /// Seed, if given.
     pub seed: Option<u32>,
+    /// Frequency penalty, if given.
+    pub frequency_penalty: Option<f32>,
+    /// Presence penalty, if given.
+    pub presence_penalty: Option<f32>,
     /// Stop texts.
     pub stop: Vec<String>,
     /// Context key.
@@ -193,6 +203,14 @@ impl ChatRequest {
         if self.top_p.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
             return Err(bad("top_p", "top_p must be above 0 and at most 1"));
         }
+        for (name, value) in [
+            ("frequency_penalty", self.frequency_penalty),
+            ("presence_penalty", self.presence_penalty),
+        ] {
+            if value.is_some_and(|v| !(-2.0..=2.0).contains(&v)) {
+                return Err(bad(name, &format!("{name} must be between -2 and 2")));
+            }
+        }
         let seed = match self.seed {
             None => None,
             Some(s) => Some(
@@ -226,6 +244,8 @@ impl ChatRequest {
             temperature: self.temperature,
             top_p: self.top_p,
             seed,
+            frequency_penalty: self.frequency_penalty,
+            presence_penalty: self.presence_penalty,
             stop,
             context,
             incognito,
@@ -354,6 +374,7 @@ mod tests {
             (10, Some(u32::MAX), 1)
         );
         assert_eq!(c.context.as_deref(), Some("work"));
+        assert_eq!((c.frequency_penalty, c.presence_penalty), (Some(0.5), None));
         let d = check(
             serde_json::json!({"model": "keel", "messages": [{"role": "user", "content": "x"}]}),
         )
@@ -398,6 +419,14 @@ mod tests {
             (
                 serde_json::json!({"model": "keel", "n": 2, "messages": [{"role": "user", "content": "x"}]}),
                 "n",
+            ),
+            (
+                serde_json::json!({"model": "keel", "frequency_penalty": 2.5, "messages": [{"role": "user", "content": "x"}]}),
+                "frequency_penalty",
+            ),
+            (
+                serde_json::json!({"model": "keel", "presence_penalty": -3, "messages": [{"role": "user", "content": "x"}]}),
+                "presence_penalty",
             ),
             (
                 serde_json::json!({"model": "keel", "user": " bob", "messages": [{"role": "user", "content": "x"}]}),

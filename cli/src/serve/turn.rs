@@ -35,6 +35,8 @@ pub fn start(app: &AppState, call: &ChatCall) -> Result<ChatStream, ApiError> {
         temperature: call.temperature.unwrap_or(d.temperature),
         top_p: call.top_p.unwrap_or(d.top_p),
         seed: call.seed.unwrap_or(d.seed),
+        frequency_penalty: call.frequency_penalty.unwrap_or(d.frequency_penalty),
+        presence_penalty: call.presence_penalty.unwrap_or(d.presence_penalty),
         stop: call.stop.clone(),
         context: call.context.clone(),
         best_of: d.best_of,

@@ -30,6 +30,10 @@ pub struct ChatOptions {
     pub top_p: f32,
     /// Random seed for sampling.
     pub seed: u32,
+    /// Subtracted from a token's logit once per earlier use in the answer (-2 to 2; 0: off).
+    pub frequency_penalty: f32,
+    /// Subtracted from the logit of any token the answer already used (-2 to 2; 0: off).
+    pub presence_penalty: f32,
     /// Generation stops before any of these strings.
     pub stop: Vec<String>,
     /// The app's context key ("work", "cooking"): preferences can differ per context.
@@ -50,6 +54,8 @@ impl Default for ChatOptions {
             temperature: s.temperature,
             top_p: s.top_p,
             seed: s.seed,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
             stop: Vec::new(),
             context: None,
             best_of: 1,
@@ -84,6 +90,8 @@ impl ChatOptions {
                 temperature: self.temperature,
                 top_p: self.top_p,
                 seed: self.seed,
+                frequency_penalty: self.frequency_penalty,
+                presence_penalty: self.presence_penalty,
                 ..base
             },
         };
@@ -303,6 +311,41 @@ impl Drop for ChatStream {
     fn drop(&mut self) {
         if !self.finished {
             self.control.cancel();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChatOptions;
+
+    #[test]
+    fn penalties_reach_the_sampler_and_bad_options_are_refused() {
+        let o = ChatOptions {
+            frequency_penalty: 0.5,
+            presence_penalty: -0.25,
+            ..ChatOptions::greedy(16)
+        };
+        let p = o.params().expect("valid");
+        assert_eq!(
+            (p.sampling.frequency_penalty, p.sampling.presence_penalty),
+            (0.5, -0.25)
+        );
+        for bad in [
+            ChatOptions {
+                frequency_penalty: 2.5,
+                ..ChatOptions::default()
+            },
+            ChatOptions {
+                best_of: 0,
+                ..ChatOptions::default()
+            },
+            ChatOptions {
+                best_of: 9,
+                ..ChatOptions::default()
+            },
+        ] {
+            assert!(bad.params().is_err(), "{bad:?}");
         }
     }
 }

@@ -128,19 +128,27 @@ fn two_sided_prior() -> PopulationPrior {
     prior
 }
 
-fn long_and_short() -> (FeatureVector, FeatureVector) {
-    let mut style = [0.3; STYLE_FEATURES];
+/// A long answer (feature 0 at 0.9, and `more` set) and a short one, every other style
+/// feature at `base`.
+fn long_short(base: f64, more: &[(usize, f64)]) -> (FeatureVector, FeatureVector) {
+    let mut style = [base; STYLE_FEATURES];
     style[0] = 0.9;
-    style[1] = 0.6;
+    for &(i, v) in more {
+        style[i] = v;
+    }
     let long = FeatureVector {
         style,
         embedding: Vec::new(),
     };
     let short = FeatureVector {
-        style: [0.3; STYLE_FEATURES],
+        style: [base; STYLE_FEATURES],
         embedding: Vec::new(),
     };
     (long, short)
+}
+
+fn long_and_short() -> (FeatureVector, FeatureVector) {
+    long_short(0.3, &[(1, 0.6)])
 }
 
 proptest! {
@@ -214,16 +222,7 @@ fn a_covariance_that_is_not_positive_semi_definite_is_rejected() {
 #[test]
 fn a_correlated_prior_generalizes_evidence_to_the_related_feature() {
     let mut l = Learner::new(correlated_prior(), LearnerConfig::default()).expect("valid prior");
-    let mut style = [0.2; STYLE_FEATURES];
-    style[0] = 0.9;
-    let long = FeatureVector {
-        style,
-        embedding: Vec::new(),
-    };
-    let short = FeatureVector {
-        style: [0.2; STYLE_FEATURES],
-        embedding: Vec::new(),
-    };
+    let (long, short) = long_short(0.2, &[]);
     for _ in 0..5 {
         l.observe(&Observation::Compare {
             context: None,
@@ -346,16 +345,7 @@ fn mixture_priors_are_validated_and_priors_without_one_still_load() {
 fn the_sealed_state_round_trips_and_keeps_learning_alike() {
     let mut l = learner();
     let ctx = ContextKey::new("work").ok();
-    let mut style = [0.2; STYLE_FEATURES];
-    style[0] = 0.9;
-    let long = FeatureVector {
-        style,
-        embedding: Vec::new(),
-    };
-    let short = FeatureVector {
-        style: [0.2; STYLE_FEATURES],
-        embedding: Vec::new(),
-    };
+    let (long, short) = long_short(0.2, &[]);
     let obs = Observation::Compare {
         context: ctx.clone(),
         winner: short.clone(),
@@ -388,16 +378,7 @@ fn the_sealed_state_round_trips_and_keeps_learning_alike() {
 #[test]
 fn no_lock_in_a_long_held_taste_still_turns_around() {
     let mut l = learner();
-    let mut style = [0.3; STYLE_FEATURES];
-    style[0] = 0.9;
-    let long = FeatureVector {
-        style,
-        embedding: Vec::new(),
-    };
-    let short = FeatureVector {
-        style: [0.3; STYLE_FEATURES],
-        embedding: Vec::new(),
-    };
+    let (long, short) = long_short(0.3, &[]);
     let prefer = |w: &FeatureVector, lo: &FeatureVector| Observation::Compare {
         context: None,
         winner: w.clone(),
@@ -421,16 +402,7 @@ fn no_lock_in_a_long_held_taste_still_turns_around() {
 #[test]
 fn context_offsets_learn_opposite_tastes_per_context() {
     let mut l = learner();
-    let mut style = [0.3; STYLE_FEATURES];
-    style[0] = 0.9;
-    let long = FeatureVector {
-        style,
-        embedding: Vec::new(),
-    };
-    let short = FeatureVector {
-        style: [0.3; STYLE_FEATURES],
-        embedding: Vec::new(),
-    };
+    let (long, short) = long_short(0.3, &[]);
     let (work, cooking) = (
         ContextKey::new("work").ok(),
         ContextKey::new("cooking").ok(),

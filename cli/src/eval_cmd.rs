@@ -91,6 +91,9 @@ fn simulated(seed: u64, ideal_samples: usize, g: &Globals) -> Result<(), CliErro
             r.recovery_curve.len().saturating_sub(1)
         ),
     }
+    if let Some(n) = r.ideal_recovery_events {
+        println!("the ideal, told when the taste changed, needs {n} events");
+    }
     Ok(())
 }
 
@@ -102,6 +105,7 @@ fn simulated_json(r: &SimReport) -> serde_json::Value {
         "ideal_acc": (!r.ideal_acc.is_empty()).then_some(&r.ideal_acc),
         "recovery_events": r.recovery_events,
         "recovery_curve": r.recovery_curve,
+        "ideal_recovery_events": r.ideal_recovery_events,
         "people": r.people,
         "test_choices": r.test_choices,
     })

@@ -68,6 +68,58 @@ impl GeneratorSample {
     }
 }
 
+impl GeneratorSample {
+    /// After a change of taste: agreement of the ideal that starts afresh at the change (it
+    /// is told when the taste changed, and keeps nothing from before) with each person's new
+    /// taste on their `test` choices, after 0, 1, 2, ... of their `new` choices; computed up
+    /// to the first count whose agreement reaches `threshold` (or all of `new`).
+    pub fn recovery_curve(
+        &self,
+        flips: &[(&SimPerson, &[SimChoice], &[SimChoice])],
+        threshold: f64,
+    ) -> Vec<f64> {
+        let most = flips.iter().map(|(_, new, _)| new.len()).min().unwrap_or(0);
+        let mut log_weights = vec![vec![0.0; self.weights.len()]; flips.len()];
+        let mut curve = Vec::new();
+        for m in 0..=most {
+            let (mut agree, mut count) = (0.0, 0.0);
+            for ((after, new, test), lw) in flips.iter().zip(&mut log_weights) {
+                if m > 0 {
+                    for (l, w) in lw.iter_mut().zip(&self.weights) {
+                        *l += log_sigmoid(margin(w, &new[m - 1]));
+                    }
+                }
+                let top = lw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let posterior: Vec<f64> = lw.iter().map(|l| (l - top).exp()).collect();
+                let total: f64 = posterior.iter().sum();
+                for c in test.iter() {
+                    let p = posterior
+                        .iter()
+                        .zip(&self.weights)
+                        .map(|(q, w)| q * sigmoid(margin(w, c)))
+                        .sum::<f64>()
+                        / total;
+                    let truth = margin(&CONTEXTS.map(|x| after.weights_in(x)), c);
+                    agree += if truth == 0.0 {
+                        0.5
+                    } else if truth > 0.0 {
+                        credit(p)
+                    } else {
+                        credit(1.0 - p)
+                    };
+                    count += 1.0;
+                }
+            }
+            let share = agree / f64::max(count, 1.0);
+            curve.push(share);
+            if share >= threshold {
+                break;
+            }
+        }
+        curve
+    }
+}
+
 /// `(u(chosen) − u(other)) / T` for a drawn person with per-context weights `w`.
 fn margin(w: &[[f64; 6]; 3], c: &SimChoice) -> f64 {
     let context = c.choice.context.as_ref().map_or("general", |k| k.as_str());
@@ -120,6 +172,31 @@ mod tests {
         assert!(acc[2] <= oracle + 0.02, "{acc:?} vs oracle {oracle}");
         // Deterministic.
         assert_eq!(acc, sample.accuracy(&people, &[0, 5, 50]));
+    }
+
+    #[test]
+    fn after_a_change_the_ideal_follows_the_new_taste_as_evidence_arrives() {
+        let sample = GeneratorSample::draw(13, 3000);
+        let data: Vec<(SimPerson, Vec<SimChoice>, Vec<SimChoice>)> = (0..30)
+            .map(|i| {
+                let mut rng = SplitMix64::new(6, i);
+                let after = SimPerson::draw(&mut rng).flipped();
+                let new = draw_choices(&after, 20, &mut rng);
+                let test = draw_choices(&after, 30, &mut rng);
+                (after, new, test)
+            })
+            .collect();
+        let flips: Vec<(&SimPerson, &[SimChoice], &[SimChoice])> = data
+            .iter()
+            .map(|(p, n, t)| (p, n.as_slice(), t.as_slice()))
+            .collect();
+        // Unreachable threshold: the whole curve.
+        let curve = sample.recovery_curve(&flips, 2.0);
+        assert_eq!(curve.len(), 21);
+        assert!(curve[20] > curve[0] + 0.15, "{curve:?}");
+        // A reachable one stops at the first count that reaches it.
+        let short = sample.recovery_curve(&flips, curve[5]);
+        assert!(short.len() <= 6 && short.last() >= Some(&curve[5]));
     }
 
     #[test]

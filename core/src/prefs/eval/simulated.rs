@@ -87,6 +87,11 @@ pub struct SimReport {
     pub recovery_curve: Vec<f64>,
     /// The oracle's accuracy on the noisy choices of the new taste, for scale.
     pub recovery_oracle: f64,
+    /// Events the Bayes-ideal needs after a change of taste when it is told when the change
+    /// happened and starts afresh (a bound on recovery from fresh evidence); `None` unless
+    /// asked for (`ideal_samples`) or not within `flip_after`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ideal_recovery_events: Option<usize>,
     /// The per-person prior variance chosen at each checkpoint.
     pub prior_variance: BTreeMap<String, f64>,
     /// People in the population.
@@ -115,6 +120,7 @@ pub fn evaluate(config: &SimConfig) -> SimReport {
         recovery_events: None,
         recovery_curve: Vec::new(),
         recovery_oracle: 0.0,
+        ideal_recovery_events: None,
         prior_variance: BTreeMap::new(),
         people: config.people,
         test_choices: config.test_choices,
@@ -182,6 +188,7 @@ fn recovery(config: &SimConfig, prior: &PopulationPrior, report: &mut SimReport)
     let stream = 1 << 32;
     let mut curve = vec![0.0; config.flip_after + 1];
     let (mut oracle, mut count) = (0.0, 0.0);
+    let mut flips = Vec::new();
     for i in 0..config.flip_people {
         let mut rng = SplitMix64::new(config.seed, stream + i as u64);
         let before = SimPerson::draw(&mut rng);
@@ -207,6 +214,18 @@ fn recovery(config: &SimConfig, prior: &PopulationPrior, report: &mut SimReport)
         }
         oracle += test.iter().map(|c| c.oracle_right).sum::<f64>();
         count += test.len() as f64;
+        if config.ideal_samples > 0 {
+            flips.push((after, new, test));
+        }
+    }
+    if config.ideal_samples > 0 {
+        let sample = GeneratorSample::draw(config.seed, config.ideal_samples);
+        let views: Vec<(&SimPerson, &[SimChoice], &[SimChoice])> = flips
+            .iter()
+            .map(|(p, new, test)| (p, new.as_slice(), test.as_slice()))
+            .collect();
+        let ideal = sample.recovery_curve(&views, config.recovery_threshold);
+        report.ideal_recovery_events = ideal.iter().position(|&a| a >= config.recovery_threshold);
     }
     if count > 0.0 {
         report.recovery_curve = curve.iter().map(|s| s / count).collect();

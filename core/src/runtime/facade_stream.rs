@@ -96,14 +96,7 @@ impl ChatOptions {
             },
         };
         params.validate()?;
-        if !(1..=super::MAX_CANDIDATES).contains(&self.best_of) {
-            return Err(EngineError::InvalidSampling {
-                parameter: "best_of",
-                value: self.best_of.to_string(),
-                expected: "from 1 to 8 candidates",
-            }
-            .into());
-        }
+        super::personal_best_of::check_candidates(self.best_of)?;
         Ok(params)
     }
 

@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::engine::{CancelHandle, ChatMessage, FinishReason, GenerationParams};
+use crate::engine::{CancelHandle, ChatMessage, EngineError, FinishReason, GenerationParams};
 use crate::prefs::{extract, ContextKey};
 use crate::safety::Verdict;
 
@@ -90,14 +90,7 @@ impl PersonalChat {
         n: u32,
         go_on: &mut dyn FnMut(Option<CancelHandle>) -> bool,
     ) -> Result<(String, BestOfReport), PersonalError> {
-        if !(1..=MAX_CANDIDATES).contains(&n) {
-            let e = crate::engine::EngineError::InvalidSampling {
-                parameter: "best_of",
-                value: n.to_string(),
-                expected: "from 1 to 8 candidates",
-            };
-            return Err(crate::Error::from(e).into());
-        }
+        check_candidates(n).map_err(crate::Error::from)?;
         let started = std::time::Instant::now();
         let prepared = self.prepare(user, context, messages, params)?;
         let mut shown = Vec::new();
@@ -112,7 +105,7 @@ impl PersonalChat {
                 return Err(crate::Error::Cancelled.into());
             }
             let input_blocked = report.input.verdict == Verdict::Block;
-            shown.push(held(text, &report, prepared.concise));
+            shown.push(held(text, report, prepared.concise));
             if input_blocked {
                 // The request itself was refused: every candidate would be the same refusal.
                 break;
@@ -163,6 +156,18 @@ impl PersonalChat {
     }
 }
 
+/// `n` candidates are allowed: 1 to [`MAX_CANDIDATES`].
+pub(crate) fn check_candidates(n: u32) -> Result<(), EngineError> {
+    if (1..=MAX_CANDIDATES).contains(&n) {
+        return Ok(());
+    }
+    Err(EngineError::InvalidSampling {
+        parameter: "best_of",
+        value: n.to_string(),
+        expected: "from 1 to 8 candidates",
+    })
+}
+
 /// Candidate `i`'s settings: the turn's own for the first, another seed for the rest.
 fn candidate_params(params: &GenerationParams, i: u32) -> GenerationParams {
     let mut p = params.clone();
@@ -177,9 +182,9 @@ fn candidate_params(params: &GenerationParams, i: u32) -> GenerationParams {
 
 /// The text a streamed turn would have shown (whole sentences for a concise profile), its
 /// report, and whether an unfinished tail was dropped.
-fn held(text: String, report: &TurnReport, concise: bool) -> (String, TurnReport, bool) {
+fn held(text: String, report: TurnReport, concise: bool) -> (String, TurnReport, bool) {
     if !concise || report.verdict == Verdict::Block {
-        return (text, report.clone(), false);
+        return (text, report, false);
     }
     let cut = report.generation.as_ref().is_some_and(|g| {
         matches!(
@@ -191,7 +196,7 @@ fn held(text: String, report: &TurnReport, concise: bool) -> (String, TurnReport
     let mut shown = hold.push(&text);
     let (rest, trimmed) = hold.finish(cut);
     shown.push_str(&rest);
-    (shown, report.clone(), trimmed)
+    (shown, report, trimmed)
 }
 
 fn tokens(report: &TurnReport) -> usize {

@@ -320,11 +320,7 @@ pub fn spread(prior: &PopulationPrior, people: &[&[Choice]], config: &LearnerCon
     }
     // Each person's choices here are one taste: estimate the spread without forgetting or
     // change detection, which would inflate the posterior variances and bias the estimate.
-    let config = &LearnerConfig {
-        decay_per_event: 1.0,
-        change_threshold: 0.0,
-        ..config.clone()
-    };
+    let config = &config.without_forgetting();
     for _ in 0..SPREAD_ITERATIONS {
         let current = PopulationPrior {
             variance: tau.variance.clone(),

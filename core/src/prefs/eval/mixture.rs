@@ -78,11 +78,7 @@ pub fn mixture(
     if people.is_empty() {
         return mixture;
     }
-    let config = &LearnerConfig {
-        decay_per_event: 1.0,
-        change_threshold: 0.0,
-        ..config.clone()
-    };
+    let config = &config.without_forgetting();
     let cap = config.mean_cap;
     while mixture.len() < components.min(crate::prefs::learner::prior::MAX_COMPONENTS) {
         let Some(split) = split_widest(&mixture, cap) else {

@@ -42,6 +42,17 @@ impl Default for LearnerConfig {
 }
 
 impl LearnerConfig {
+    /// These settings without forgetting or change detection: for fitting a population from
+    /// people whose choices each express one taste, where forgetting would inflate the
+    /// posterior variances and bias the estimate.
+    pub(crate) fn without_forgetting(&self) -> Self {
+        Self {
+            decay_per_event: 1.0,
+            change_threshold: 0.0,
+            ..self.clone()
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), PrefsError> {
         let in_unit = |v: f64| v.is_finite() && v > 0.0 && v <= 1.0;
         if !in_unit(self.decay_per_event) {

@@ -236,3 +236,42 @@ fn recovery(config: &SimConfig, prior: &PopulationPrior, report: &mut SimReport)
             .position(|&a| a >= config.recovery_threshold);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How much of a person's taste the text features can carry at all (ADR 0043): a learner
+    /// from a wide neutral prior, without forgetting, given `n` choices per person, against the
+    /// oracle on the same held-out choices. Slow in a debug build (about 10 s in release); run with `--ignored
+    /// --nocapture` to see the curve.
+    #[test]
+    #[ignore = "a measurement: about 10 s in release, minutes in debug"]
+    fn features_carry_the_taste_given_enough_choices() {
+        let config = LearnerConfig::default().without_forgetting();
+        let mut last_gap = 1.0;
+        for n in [50usize, 200, 1000, 3000] {
+            let (mut personal, mut oracle, mut count) = (0.0, 0.0, 0.0);
+            for i in 0..40u64 {
+                let mut rng = SplitMix64::new(99, i);
+                let person = SimPerson::draw(&mut rng);
+                let train = draw_choices(&person, n, &mut rng);
+                let test = draw_choices(&person, 300, &mut rng);
+                let choices: Vec<Choice> = train.iter().map(|c| c.choice.clone()).collect();
+                let learner = learn_from(&PopulationPrior::neutral(0), &config, &choices);
+                for c in &test {
+                    personal += personal_credit(&learner, &c.choice);
+                    oracle += c.oracle_right;
+                    count += 1.0;
+                }
+            }
+            let (personal, oracle) = (personal / count, oracle / count);
+            eprintln!("{n} choices: learner {personal:.3}, oracle {oracle:.3}");
+            last_gap = oracle - personal;
+        }
+        assert!(
+            last_gap < 0.05,
+            "gap to the oracle at 3000 choices: {last_gap:.3}"
+        );
+    }
+}

@@ -4,13 +4,14 @@
 //! The server holds no runtime logic: every turn, feedback and profile call is one call on
 //! the shared [`keel::Keel`] façade. This module owns HTTP only, one concern per file:
 //! options (`args.rs`), the token (`token.rs`), who may call (`guard.rs`), limits and the
-//! generation queue (`limits.rs`), OpenAI's request (`openai.rs`) and responses
-//! (`responses.rs`), a turn's reading and report (`turn.rs`), streaming (`sse.rs`), the
-//! routes (`routes_openai.rs`, `routes_keel.rs`), the page (`page.rs`), errors
-//! (`errors.rs`), opening Keel (`open.rs`), shared state (`state.rs`) and the accept loop
-//! with graceful shutdown (`server.rs`).
+//! generation queue (`limits.rs`), OpenAI's request (`openai.rs`), its checking
+//! (`call.rs`) and responses (`responses.rs`), a turn's reading and report (`turn.rs`),
+//! streaming (`sse.rs`), the routes (`routes_openai.rs`, `routes_keel.rs`), the page
+//! (`page.rs`), errors (`errors.rs`), opening Keel (`open.rs`), shared state (`state.rs`)
+//! and the accept loop with graceful shutdown (`server.rs`).
 
 mod args;
+mod call;
 mod errors;
 mod guard;
 mod limits;

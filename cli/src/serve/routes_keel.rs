@@ -16,9 +16,9 @@ use keel::Keel;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::call::check_user;
 use super::errors::ApiError;
 use super::limits::read_json;
-use super::openai::check_user;
 use super::state::AppState;
 
 /// `POST /v1/keel/feedback` body: the person, the turn, and what they did

@@ -15,8 +15,8 @@ use keel::runtime::{ChatEvent, ChatStream};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use super::call::ChatCall;
 use super::limits::Slot;
-use super::openai::ChatCall;
 use super::responses::{Chunk, ChunkChoice, Delta};
 use super::state::AppState;
 use super::turn::{self, KeelExt, Turn};

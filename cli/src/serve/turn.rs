@@ -13,8 +13,8 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::call::{ChatCall, Role};
 use super::errors::ApiError;
-use super::openai::{ChatCall, Role};
 use super::responses::Usage;
 use super::state::AppState;
 

@@ -236,3 +236,61 @@ def test_chat_page_is_served_with_a_strict_policy(anon):
     csp = r.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "connect-src 'self'" in csp
     assert "http" not in r.text.replace("http-equiv", "")
+
+
+def test_best_of_out_of_range_is_400_with_a_readable_message(client, person):
+    for n in (0, 9):
+        with pytest.raises(openai.BadRequestError) as e:
+            client.chat.completions.create(
+                model="keel", messages=QUESTION, user=person, extra_body={"keel": {"best_of": n}}
+            )
+        assert e.value.body["param"] == "keel.best_of"
+        assert e.value.body["message"] == "keel.best_of must be from 1 to 8 candidates"
+
+
+def check_best_of(k: dict, n: int, completion_tokens: int):
+    b = k["best_of"]
+    assert b is not None, k
+    assert len(b["candidates"]) == n
+    assert [c["index"] for c in b["candidates"]] == list(range(n))
+    assert 0 <= b["chosen"] < n
+    # Allowed answers are all ranked by the person's model; the chosen one scores highest.
+    scores = [c["score"] for c in b["candidates"]]
+    assert all(s is not None for s in scores), b
+    assert scores[b["chosen"]] == max(scores)
+    assert b["total_tokens"] == sum(c["tokens"] for c in b["candidates"])
+    assert b["candidates"][b["chosen"]]["tokens"] == completion_tokens
+    assert b["total_ms"] > 0
+    assert k["turn_id"], "the chosen answer is the recorded turn"
+
+
+def test_best_of_reports_its_candidates_streamed_or_not(client, person):
+    ask = dict(model="keel", messages=QUESTION, max_tokens=24, temperature=0, user=person)
+    c = client.chat.completions.create(**ask, extra_body={"keel": {"best_of": 2}})
+    assert c.choices[0].message.content.strip()
+    check_best_of(keel_of(c), 2, c.usage.completion_tokens)
+
+    text, keel, usage = "", None, None
+    for chunk in client.chat.completions.create(
+        **ask,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"keel": {"best_of": 2}},
+    ):
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            if chunk.choices[0].finish_reason:
+                keel = keel_of(chunk)
+        if chunk.usage:
+            usage = chunk.usage
+    assert text.strip() and keel and usage
+    check_best_of(keel, 2, usage.completion_tokens)
+
+    # A plain answer has no best-of report; incognito turns ignore best_of, as the façade does.
+    assert keel_of(client.chat.completions.create(**ask))["best_of"] is None
+    k = keel_of(
+        client.chat.completions.create(
+            **ask, extra_body={"keel": {"incognito": True, "best_of": 2}}
+        )
+    )
+    assert k["incognito"] is True and k["best_of"] is None and k["turn_id"] is None

@@ -1,6 +1,7 @@
 //! A chat-completion request checked into a [`ChatCall`]: the server's limits and OpenAI's
 //! ranges applied, the conversation reduced to text, the person named (the request's shape
-//! is in `openai.rs`).
+//! is in `openai.rs`). Keel's own range for best-of is the façade's check, asked here so a
+//! bad value is refused before the request waits for a generation slot.
 
 use super::args::Limits;
 use super::errors::ApiError;
@@ -46,6 +47,8 @@ pub struct ChatCall {
     pub context: Option<String>,
     /// Incognito turn.
     pub incognito: bool,
+    /// Best-of-n candidates, if asked for (checked; ignored by incognito turns).
+    pub best_of: Option<u32>,
 }
 
 impl ChatRequest {
@@ -116,10 +119,15 @@ impl ChatRequest {
         }
         let user = check_user(self.user)?;
         let messages = check_messages(self.messages)?;
-        let (context, incognito) = self
-            .keel
-            .map(|k| (k.context, k.incognito))
-            .unwrap_or_default();
+        let ext = self.keel.unwrap_or_default();
+        if let Some(n) = ext.best_of {
+            keel::runtime::check_candidates(n).map_err(|e| match e {
+                keel::engine::EngineError::InvalidSampling { expected, .. } => {
+                    bad("keel.best_of", &format!("keel.best_of must be {expected}"))
+                }
+                e => bad("keel.best_of", &e.to_string()),
+            })?;
+        }
         Ok(ChatCall {
             user,
             messages,
@@ -132,8 +140,9 @@ impl ChatRequest {
             frequency_penalty: self.frequency_penalty,
             presence_penalty: self.presence_penalty,
             stop,
-            context,
-            incognito,
+            context: ext.context,
+            incognito: ext.incognito,
+            best_of: ext.best_of,
         })
     }
 }
@@ -242,7 +251,7 @@ mod tests {
             ],
             "stream": true, "stream_options": {"include_usage": true},
             "max_completion_tokens": 10, "temperature": 0, "seed": -1, "stop": "\n\n",
-            "user": "alice", "keel": {"context": "work"}, "frequency_penalty": 0.5
+            "user": "alice", "keel": {"context": "work", "best_of": 3}, "frequency_penalty": 0.5
         }))
         .expect("valid");
         assert_eq!(c.user, "alice");
@@ -258,16 +267,58 @@ mod tests {
             (c.max_tokens, c.seed, c.stop.len()),
             (10, Some(u32::MAX), 1)
         );
-        assert_eq!(c.context.as_deref(), Some("work"));
+        assert_eq!((c.context.as_deref(), c.best_of), (Some("work"), Some(3)));
         assert_eq!((c.frequency_penalty, c.presence_penalty), (Some(0.5), None));
         let d = check(
             serde_json::json!({"model": "keel", "messages": [{"role": "user", "content": "x"}]}),
         )
         .expect("valid");
         assert_eq!(
-            (d.user.as_str(), d.max_tokens, d.stream),
-            (DEFAULT_USER, 32, false)
+            (d.user.as_str(), d.max_tokens, d.stream, d.best_of),
+            (DEFAULT_USER, 32, false, None)
         );
+    }
+
+    #[test]
+    fn best_of_outside_the_facades_range_is_a_400_that_says_the_range() {
+        let ask = |keel: serde_json::Value| {
+            check(serde_json::json!({
+                "model": "keel", "keel": keel, "messages": [{"role": "user", "content": "x"}]
+            }))
+        };
+        let max = keel::runtime::MAX_CANDIDATES;
+        for n in [0, max + 1, u32::MAX] {
+            let e = ask(serde_json::json!({"best_of": n})).expect_err("out of range");
+            assert_eq!(
+                (e.status.as_u16(), e.code, e.param),
+                (400, "invalid_value", Some("keel.best_of")),
+                "n = {n}"
+            );
+            assert_eq!(
+                e.message,
+                format!("keel.best_of must be from 1 to {max} candidates")
+            );
+        }
+        for n in [1, max] {
+            let c = ask(serde_json::json!({"best_of": n})).expect("in range");
+            assert_eq!(c.best_of, Some(n));
+        }
+        // The façade ignores best-of for incognito turns (no person's model to rank by), and
+        // so does the server; the range is still checked.
+        let c = ask(serde_json::json!({"incognito": true, "best_of": 2})).expect("valid");
+        assert!(c.incognito && c.best_of == Some(2));
+        let e = ask(serde_json::json!({"incognito": true, "best_of": 0})).expect_err("range");
+        assert_eq!(e.param, Some("keel.best_of"));
+        // Not a whole number at all: the body's shape is wrong, said as for any field.
+        for body in [
+            r#"{"model": "keel", "keel": {"best_of": -1}, "messages": []}"#,
+            r#"{"model": "keel", "keel": {"best_of": 2.5}, "messages": []}"#,
+        ] {
+            let e = super::super::limits::parse_json::<ChatRequest>(body.as_bytes())
+                .expect_err("not a count");
+            assert_eq!((e.status.as_u16(), e.code), (400, "invalid_request"));
+            assert!(e.message.contains("expected u32"), "{}", e.message);
+        }
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub struct ChatRequest {
     /// The Keel person this request is for.
     #[serde(default)]
     pub user: Option<String>,
-    /// Keel's extension: a context key, or an incognito turn.
+    /// Keel's extension: a context key, an incognito turn, best-of-n.
     #[serde(default)]
     pub keel: Option<KeelRequest>,
 }
@@ -76,6 +76,11 @@ pub struct KeelRequest {
     /// Answer without reading or writing the person's profile; the turn is not recorded.
     #[serde(default)]
     pub incognito: bool,
+    /// Answer with the best of this many candidates by the person's own model (1 to 8, as
+    /// the façade checks; the answer then arrives whole). Incognito turns ignore it, as the
+    /// façade does: they have no person's model to rank by.
+    #[serde(default)]
+    pub best_of: Option<u32>,
 }
 
 /// `stop`: one string or several.

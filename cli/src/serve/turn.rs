@@ -1,13 +1,14 @@
 //! One chat turn as the server runs it: a checked [`ChatCall`] handed to Keel (personal or
 //! incognito), its events read under the generation timeout and the shutdown signal
 //! (either cancels the turn, which then ends at its next token), and Keel's report turned
-//! into the response's `keel` object, finish reason and usage.
+//! into the response's `keel` object (with the best-of report when one was asked for),
+//! finish reason and usage.
 
 use std::time::Duration;
 
 use keel::engine::{ChatMessage, FinishReason};
 use keel::prefs::Shaping;
-use keel::runtime::{ChatEvent, ChatOptions, ChatStream, KeelReport};
+use keel::runtime::{BestOf, ChatEvent, ChatOptions, ChatStream, KeelReport};
 use keel::safety::Verdict;
 use serde::Serialize;
 use tokio::sync::watch;
@@ -39,7 +40,7 @@ pub fn start(app: &AppState, call: &ChatCall) -> Result<ChatStream, ApiError> {
         presence_penalty: call.presence_penalty.unwrap_or(d.presence_penalty),
         stop: call.stop.clone(),
         context: call.context.clone(),
-        best_of: d.best_of,
+        best_of: call.best_of.unwrap_or(d.best_of),
     };
     let stream = if call.incognito {
         app.keel.incognito()?.chat(messages, options)?
@@ -148,6 +149,10 @@ pub struct KeelExt {
     pub queue_wait_ms: f64,
     /// From the request reaching Keel to its report, in milliseconds.
     pub total_ms: f64,
+    /// For a best-of-n answer (`keel.best_of` above 1): each candidate's score, tokens and
+    /// whether the gate blocked it, the one chosen, and the cost of all candidates together
+    /// (`usage` counts the chosen one). Null for any other answer.
+    pub best_of: Option<BestOf>,
 }
 
 /// What a report amounts to for the response.
@@ -192,6 +197,7 @@ pub fn outcome(call: &ChatCall, report: &KeelReport, server_wait: Duration) -> O
             developer_mode: t.bundle.developer_mode,
             queue_wait_ms: server_wait.as_secs_f64() * 1000.0 + report.waited_ms,
             total_ms: report.total_ms,
+            best_of: report.best_of.clone(),
         },
         finish_reason,
         usage: Usage {

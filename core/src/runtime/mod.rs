@@ -40,7 +40,9 @@ pub use facade_keys::SharedKeyProvider;
 pub use facade_stream::{ChatCancel, ChatEvent, ChatOptions, ChatStream, KeelReport};
 pub use gated::{GatedChat, GatedTurn, TurnEvent, TurnReport};
 pub use personal::{PersonalChat, PersonalEvent, PersonalReport, PersonalTurn};
-pub use personal_best_of::{BestOf, BestOfReport, CandidateReport, MAX_CANDIDATES};
+pub use personal_best_of::{
+    check_candidates, BestOf, BestOfReport, CandidateReport, MAX_CANDIDATES,
+};
 pub use personal_error::PersonalError;
 pub use personal_prefs::{FeedbackReport, Outcome, Personalizer};
 pub use personal_records::{prompt_key, StoredTurns, TurnBody, EVENT_KIND_OBSERVATIONS};

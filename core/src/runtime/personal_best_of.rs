@@ -156,8 +156,10 @@ impl PersonalChat {
     }
 }
 
-/// `n` candidates are allowed: 1 to [`MAX_CANDIDATES`].
-pub(crate) fn check_candidates(n: u32) -> Result<(), EngineError> {
+/// `n` candidates are allowed: 1 to [`MAX_CANDIDATES`]. The one range check for best-of:
+/// [`ChatOptions::params`](super::ChatOptions::params) and [`PersonalChat::best_of`] use it,
+/// and callers that refuse a bad value before queueing it (`keel serve`) ask it too.
+pub fn check_candidates(n: u32) -> Result<(), EngineError> {
     if (1..=MAX_CANDIDATES).contains(&n) {
         return Ok(());
     }

@@ -7,19 +7,19 @@
 //! preferences in the encrypted store (passphrase from KEEL_PASSPHRASE or a prompt), each turn
 //! gets an id for `keel feedback`, and the REPL gains `/up`, `/down`, `/again` (a second
 //! answer, then you pick one), `/why` (what shaped the last answer) and `/profile`, all in
-//! [`crate::chat_personal`].
+//! [`crate::chat_personal`]. One answer (streaming, Ctrl-C, best-of) is
+//! [`crate::chat_answer`]'s.
 
 use std::io::{BufRead, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use keel::engine::{CancelHandle, ChatMessage, GenerationParams};
+use keel::engine::ChatMessage;
 use keel::prefs::{ContextKey, LearnerConfig, PopulationPrior};
-use keel::runtime::{
-    GatedChat, PersonalChat, PersonalEvent, PersonalReport, TurnEvent, TurnReport,
-};
+use keel::runtime::{PersonalChat, PersonalReport, TurnReport};
 use keel::safety::{MemoryRollbackStore, VerifyPolicy};
 
-use crate::chat_personal::{again, best_of_line, personal_line, rate, show_profile, why};
+use crate::chat_answer::{install_ctrl_c, status_line, stream_answer, Current, Session};
+use crate::chat_personal::{again, personal_line, rate, show_profile, why};
 use crate::engine_args::{self, EngineArgs, SamplingArgs};
 use crate::error::CliError;
 use crate::globals::Globals;
@@ -42,7 +42,8 @@ pub struct ChatArgs {
     #[arg(long, requires = "user")]
     pub context: Option<String>,
     /// Answer with the best of N candidates by the person's own model (1 to 8; needs --user).
-    /// Costs about N times the time; the answer is shown when all candidates are in.
+    /// Costs about N times the time; the answer is shown when all candidates are in. Ctrl-C
+    /// cancels the turn (nothing is shown or recorded) and the REPL stays usable.
     #[arg(long, requires = "user", default_value_t = 1)]
     pub best_of: u32,
     #[command(flatten)]
@@ -51,29 +52,6 @@ pub struct ChatArgs {
     pub sampling: SamplingArgs,
     #[command(flatten)]
     pub safety: SafetyArgs,
-}
-
-/// The generation Ctrl-C should cancel, if one is streaming.
-pub(crate) type Current = Arc<Mutex<Option<CancelHandle>>>;
-
-/// Who is served: anybody (no store), or one person by their preferences.
-enum Session {
-    Plain(GatedChat),
-    Personal {
-        chat: Box<PersonalChat>,
-        user: String,
-        context: Option<ContextKey>,
-        best_of: u32,
-    },
-}
-
-/// One answer as shown, with its reports.
-struct Answer {
-    text: String,
-    report: TurnReport,
-    personal: Option<PersonalReport>,
-    /// What a best-of-n answer cost and how its candidates scored.
-    best_of: Option<serde_json::Value>,
 }
 
 /// The last personalized answer, for /up, /down, /again and /why.
@@ -263,191 +241,5 @@ fn engine_of(session: &Session) -> &keel::engine::Engine {
     match session {
         Session::Plain(chat) => chat.engine(),
         Session::Personal { chat, .. } => chat.gated().engine(),
-    }
-}
-
-fn install_ctrl_c(current: Current) -> Result<(), CliError> {
-    ctrlc::set_handler(move || {
-        let streaming = current.lock().ok().and_then(|c| c.clone());
-        match streaming {
-            Some(handle) => handle.cancel(),
-            None => std::process::exit(130),
-        }
-    })
-    .map_err(|e| CliError::Usage(format!("could not install the Ctrl-C handler: {e}")))
-}
-
-/// One line about a finished turn, for stderr.
-fn status_line(report: &TurnReport) -> String {
-    let gate = format!(
-        "gate: {}{}",
-        report.verdict.as_str(),
-        if report.bundle.developer_mode {
-            " (developer mode: nothing checked)"
-        } else {
-            ""
-        }
-    );
-    match &report.generation {
-        Some(g) => format!(
-            "[{} tokens, {:.1} tok/s, {} of {} prompt tokens reused{}; {gate}]",
-            g.generated_tokens,
-            g.decode_tok_s,
-            g.reused_tokens,
-            g.prompt_tokens,
-            if g.finish == keel::engine::FinishReason::Cancelled {
-                ", cancelled"
-            } else {
-                ""
-            }
-        ),
-        None => format!("[nothing generated; {gate}]"),
-    }
-}
-
-/// Stream one answer to stdout (when `print`), returning what was shown and the reports.
-fn stream_answer(
-    session: &Session,
-    messages: Vec<ChatMessage>,
-    params: &GenerationParams,
-    current: &Current,
-    print: bool,
-) -> Result<Answer, CliError> {
-    match session {
-        Session::Plain(chat) => {
-            let mut turn = chat.chat(messages, params.clone())?;
-            set_current(current, turn.cancel_handle());
-            let mut out = Printer::new(print);
-            let result = loop {
-                match turn.next_blocking() {
-                    Some(TurnEvent::Chunk(chunk)) => out.push(&chunk),
-                    Some(TurnEvent::Done(report)) => break Ok(*report),
-                    Some(TurnEvent::Failed(e)) => break Err(CliError::Keel(e)),
-                    None => {
-                        break Err(CliError::Keel(keel::engine::EngineError::WorkerGone.into()))
-                    }
-                }
-            };
-            set_current(current, None);
-            let text = out.finish();
-            result.map(|report| Answer {
-                text,
-                report,
-                personal: None,
-                best_of: None,
-            })
-        }
-        Session::Personal {
-            chat,
-            user,
-            context,
-            best_of,
-        } if *best_of > 1 => {
-            let (text, r) = chat
-                .best_of(user, context.as_ref(), messages, params.clone(), *best_of)
-                .map_err(personal_error)?;
-            if print {
-                println!("{text}");
-            }
-            eprintln!("{}", best_of_line(&r));
-            Ok(Answer {
-                text,
-                report: r.turn.turn.clone(),
-                best_of: serde_json::to_value(&r.best_of).ok(),
-                personal: Some(r.turn),
-            })
-        }
-        Session::Personal {
-            chat,
-            user,
-            context,
-            ..
-        } => {
-            let (text, report) =
-                personal_turn(chat, user, context, messages, params, current, print)?;
-            Ok(Answer {
-                text,
-                report: report.turn.clone(),
-                personal: Some(report),
-                best_of: None,
-            })
-        }
-    }
-}
-
-pub(crate) fn stream_answer_personal(
-    chat: &PersonalChat,
-    user: &str,
-    context: &Option<ContextKey>,
-    messages: Vec<ChatMessage>,
-    params: &GenerationParams,
-    current: &Current,
-) -> Result<(String, PersonalReport), CliError> {
-    let (text, report) = personal_turn(chat, user, context, messages, params, current, true)?;
-    eprintln!("{}", status_line(&report.turn));
-    Ok((text, report))
-}
-
-fn personal_turn(
-    chat: &PersonalChat,
-    user: &str,
-    context: &Option<ContextKey>,
-    messages: Vec<ChatMessage>,
-    params: &GenerationParams,
-    current: &Current,
-    print: bool,
-) -> Result<(String, PersonalReport), CliError> {
-    let mut turn = chat
-        .start(user, context.as_ref(), messages, params.clone())
-        .map_err(personal_error)?;
-    set_current(current, turn.cancel_handle());
-    let mut out = Printer::new(print);
-    let result = loop {
-        match turn.next_blocking() {
-            Some(PersonalEvent::Chunk(chunk)) => out.push(&chunk),
-            Some(PersonalEvent::Done(report)) => break Ok(*report),
-            Some(PersonalEvent::Failed(e)) => break Err(personal_error(e)),
-            None => break Err(CliError::Keel(keel::engine::EngineError::WorkerGone.into())),
-        }
-    };
-    set_current(current, None);
-    let text = out.finish();
-    result.map(|report| (text, report))
-}
-
-fn set_current(current: &Current, handle: Option<CancelHandle>) {
-    if let Ok(mut c) = current.lock() {
-        *c = handle;
-    }
-}
-
-/// Collects an answer's text, echoing it to stdout as it streams when asked to.
-struct Printer {
-    text: String,
-    print: bool,
-}
-
-impl Printer {
-    fn new(print: bool) -> Self {
-        Self {
-            text: String::new(),
-            print,
-        }
-    }
-
-    fn push(&mut self, chunk: &str) {
-        if self.print {
-            let mut stdout = std::io::stdout();
-            let _ = stdout.write_all(chunk.as_bytes());
-            let _ = stdout.flush();
-        }
-        self.text.push_str(chunk);
-    }
-
-    fn finish(self) -> String {
-        if self.print {
-            println!();
-        }
-        self.text
     }
 }

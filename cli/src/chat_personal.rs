@@ -9,7 +9,8 @@ use keel::engine::{ChatMessage, GenerationParams};
 use keel::prefs::{ContextKey, FeedbackEvent, FeedbackKind, Shaping, TurnId};
 use keel::runtime::{BestOfReport, PersonalChat, PersonalReport};
 
-use crate::chat_cmd::{history_reply, stream_answer_personal, Current, Last};
+use crate::chat_answer::{stream_answer_personal, Current};
+use crate::chat_cmd::{history_reply, Last};
 use crate::error::CliError;
 use crate::store_cmd::{personal_error, print_feedback};
 

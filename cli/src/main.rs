@@ -3,6 +3,7 @@
 
 mod bench_cmd;
 mod bundle_cmd;
+mod chat_answer;
 mod chat_cmd;
 mod chat_personal;
 mod classifier_cmd;

@@ -1,11 +1,9 @@
 //! The `keel` binary end to end: one-shot chat, model info, bad input (home, model file,
-//! sampling values), Ctrl-C in the middle of a streamed answer, and blocked turns kept out of
-//! the REPL's conversation.
+//! sampling values), and blocked turns kept out of the REPL's conversation (Ctrl-C is
+//! `chat_ctrl_c.rs`'s).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 use keel_tests::model_path;
 
@@ -161,77 +159,6 @@ fn invalid_sampling_values_are_clear_errors() {
         );
         assert!(err.contains(name), "{flag}: {err}");
     }
-}
-
-/// Lines of a child's stream, read on a thread so the test can wait with a deadline.
-fn lines_of(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-fn wait_for(rx: &mpsc::Receiver<String>, what: &str, pred: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            if pred(&line) {
-                return line;
-            }
-        }
-    }
-    panic!("timed out waiting for {what}");
-}
-
-#[test]
-fn ctrl_c_stops_a_stream_and_the_repl_stays_usable() {
-    let home = tempfile::tempdir().expect("home");
-    let mut child = keel(home.path())
-        .arg("--model")
-        .arg(model_path())
-        .args([
-            "chat",
-            "--temperature",
-            "0",
-            "--max-tokens",
-            "2000",
-            "--threads",
-            "1",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let stdout = lines_of(child.stdout.take().expect("stdout"));
-    let stderr = lines_of(child.stderr.take().expect("stderr"));
-
-    writeln!(
-        stdin,
-        "Write a very long essay about the history of the sea, with many sections."
-    )
-    .expect("write");
-    wait_for(&stdout, "streamed text", |l| !l.trim().is_empty());
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let report = wait_for(&stderr, "the cancelled report", |l| l.contains("tokens,"));
-    assert!(report.contains("cancelled"), "{report}");
-
-    writeln!(stdin, "Say hello.").expect("write");
-    let second = wait_for(&stderr, "a second answer", |l| l.contains("tokens,"));
-    assert!(!second.contains("cancelled"), "{second}");
-    writeln!(stdin, "/quit").expect("write");
-    let exit = child.wait().expect("wait");
-    assert!(exit.success(), "{exit:?}");
 }
 
 #[test]

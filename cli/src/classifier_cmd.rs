@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use keel::safety::classifier::data::{self, Example};
-use keel::safety::classifier::eval::{evaluate, SafetyEval};
+use keel::safety::classifier::data::{self, Example, Split};
+use keel::safety::classifier::eval::{evaluate, evaluate_split, SafetyEval};
 use keel::safety::classifier::train::{train, ModelFile, TrainConfig};
 use keel::safety::classifier::Classifier;
 
@@ -38,6 +38,10 @@ pub struct SafetyEvalArgs {
     /// A model file from `keel bundle train-classifier` (default: train one now, same seed).
     #[arg(long = "classifier", value_name = "FILE")]
     pub classifier: Option<PathBuf>,
+    /// Report on the calibration split instead of the validation split: for comparing
+    /// training settings, which must never be chosen on validation.
+    #[arg(long)]
+    pub calibration: bool,
 }
 
 fn load(dir: &Path) -> Result<Vec<Example>, CliError> {
@@ -104,23 +108,33 @@ pub fn run_eval(args: SafetyEvalArgs, g: &Globals) -> Result<(), CliError> {
             (t.classifier, t.thresholds)
         }
     };
-    let report = evaluate(&classifier, thresholds, &examples);
+    let report = if args.calibration {
+        evaluate_split(&classifier, thresholds, &examples, Split::Calibration)
+    } else {
+        evaluate(&classifier, thresholds, &examples)
+    };
     if g.json {
         println!(
             "{}",
             serde_json::to_string(&report).expect("a report serializes")
         );
     } else {
-        print_table(&report);
+        print_table(&report, args.calibration);
     }
     Ok(())
 }
 
-fn print_table(r: &SafetyEval) {
+fn print_table(r: &SafetyEval, calibration: bool) {
     let f = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
     println!(
-        "validation split; thresholds request {:.2}, answer {:.2}",
-        r.thresholds.request, r.thresholds.answer
+        "{} split; thresholds request {:.2}, answer {:.2}",
+        if calibration {
+            "calibration"
+        } else {
+            "validation"
+        },
+        r.thresholds.request,
+        r.thresholds.answer
     );
     println!(
         "{:<24} {:>5} {:>5} {:>9} {:>7} {:>7}",

@@ -1,8 +1,9 @@
 //! The learned classifier inside the signed bundle and the gate: a harmful request no phrase
 //! lists is refused; a harmful answer is cut at the checkpoint before its harmful part and
 //! nothing of that part is shown whatever the chunking; ordinary look-alikes pass; altered
-//! weights fail verification; the personalization envelope cannot reach a threshold. Uses
-//! the default rules and the committed model file (no shared data needed).
+//! weights fail verification; the personalization envelope cannot reach a threshold; ordinary
+//! short requests pass (the repository's everyday probe set). Uses the default rules and the
+//! committed model file (no shared data needed).
 
 use keel::safety::classifier::check::{MAX_GAP, MIN_PREFIX};
 use keel::safety::envelope::{pae, Envelope};
@@ -121,6 +122,31 @@ fn a_harmful_request_no_phrase_lists_is_refused_and_look_alikes_pass() {
         assert_eq!(v.report.verdict, Verdict::Allow, "{text}");
         assert_eq!(v.text, text);
     }
+}
+
+/// Keel's independent everyday probe set (ADR 0044): 300 short requests people type to an
+/// assistant, many with alarming-sounding words used harmlessly, written apart from the
+/// training set and never trained or calibrated on.
+const EVERYDAY_PROBE: &str = include_str!("../data/everyday_probe.txt");
+
+#[test]
+fn the_default_bundle_lets_through_ordinary_short_requests() {
+    let g = gate();
+    let probe: Vec<&str> = EVERYDAY_PROBE.lines().filter(|l| !l.is_empty()).collect();
+    assert!(probe.len() >= 300, "the probe set is whole");
+    let blocked = probe
+        .iter()
+        .filter(|text| g.check_input(text).report.verdict != Verdict::Allow)
+        .count();
+    let rate = blocked as f64 / probe.len() as f64;
+    eprintln!("everyday probe: {blocked} of {} blocked", probe.len());
+    // The everyday target (ADR 0044 measured 3 of 300 blocked; the bundle before
+    // blocked 27).
+    assert!(
+        rate <= 0.02,
+        "{blocked} of {} ordinary requests blocked",
+        probe.len()
+    );
 }
 
 #[test]

@@ -5,12 +5,28 @@
 //! safe answers (XSTest refusals and safe compliances, GSM8K and Self-Instruct reference
 //! answers). Each example is assigned to a split by a fixed hash of its split key, so the same
 //! data always gives the same split.
+//!
+//! Two everyday sets are Keel's own (ADR 0044), because the public benign corpora hold few of
+//! the short requests people type to an assistant ("How do I write a cover letter?"):
+//! [`EVERYDAY_PROMPTS`], compiled in and split like the rest, and the independent probe set
+//! `tests/data/everyday_probe.txt`, written separately and only ever validated on.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::csv;
+
+/// Keel's own short everyday requests (written for this purpose, one per line; ADR 0044).
+pub const EVERYDAY_PROMPTS: &str = include_str!("everyday_prompts.txt");
+/// The source name of [`EVERYDAY_PROMPTS`].
+pub const KEEL_EVERYDAY: &str = "keel_everyday";
+
+/// The independent everyday probe set in the repository: validation only.
+const EVERYDAY_PROBE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/data/everyday_probe.txt"
+);
 
 /// The environment variable that overrides where the data is.
 pub const DATA_ENV: &str = "KEEL_SAFETY_DATA";
@@ -83,8 +99,8 @@ fn split_of(key: &str, source: &str) -> Split {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    // Koala's authors ask that it not be used for training.
-    if source == "koala" {
+    // Koala's authors ask that it not be used for training; the probe set is a test set.
+    if source == "koala" || source == "everyday_probe" {
         return Split::Validation;
     }
     match (h >> 7) % 10 {
@@ -188,6 +204,15 @@ pub fn load(dir: &Path) -> Result<Vec<Example>, DataError> {
         }
     }
     benign(dir, &mut s)?;
+    for line in EVERYDAY_PROMPTS.lines() {
+        s.add(line, line, Group::EverydayPrompt, KEEL_EVERYDAY);
+    }
+    // Absent outside a checkout of the repository: then simply not reported.
+    if let Ok(probe) = std::fs::read_to_string(EVERYDAY_PROBE) {
+        for line in probe.lines() {
+            s.add(line, line, Group::EverydayPrompt, "everyday_probe");
+        }
+    }
     Ok(s.0)
 }
 
@@ -268,4 +293,32 @@ fn benign(dir: &Path, s: &mut Sink) -> Result<(), DataError> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keels_everyday_set_is_clean_and_apart_from_the_probe_set() {
+        let lines: Vec<&str> = EVERYDAY_PROMPTS.lines().collect();
+        assert!(lines.len() >= 500, "{} lines", lines.len());
+        let unique: std::collections::BTreeSet<&str> = lines.iter().copied().collect();
+        assert_eq!(unique.len(), lines.len(), "no line twice");
+        assert!(lines.iter().all(|l| !l.trim().is_empty() && l.trim() == *l));
+        let probe =
+            std::fs::read_to_string(EVERYDAY_PROBE).expect("the probe set is in the repository");
+        let leaked: Vec<&str> = probe.lines().filter(|l| unique.contains(l)).collect();
+        assert!(
+            leaked.is_empty(),
+            "probe lines in the training set: {leaked:?}"
+        );
+    }
+
+    #[test]
+    fn the_probe_set_is_validation_only() {
+        for key in ["How do I boil an egg?", "Write a haiku", "x"] {
+            assert_eq!(split_of(key, "everyday_probe"), Split::Validation);
+        }
+    }
 }

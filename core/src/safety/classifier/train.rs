@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::data::{Example, Group, Split};
+use super::data::{Example, Group, Split, KEEL_EVERYDAY};
 use super::features;
 use super::model::{sigmoid, Classifier, ClassifierSpec, ModelError};
 
@@ -27,8 +27,10 @@ pub struct TrainConfig {
     /// Train the request model on prompts only and a separate answer model (format
     /// `keel-hashed-lr-v2`, ADR 0041); else one model on everything (v1).
     pub separate_answers: bool,
-    /// The answer model also learns from all prompts (it then recognizes harmful requests
-    /// restated in an answer; measured in ADR 0041); else from answers only.
+    /// The answer model also learns from the public corpora's prompts (it then recognizes
+    /// harmful requests restated in an answer; measured in ADR 0041); else from answers only.
+    /// Keel's own everyday requests are never among them: they were added for the request
+    /// model, and in the answer model they cost restated requests (ADR 0044).
     pub answer_prompts: bool,
     /// Initial learning rate of the answer model.
     pub answer_learning_rate: f32,
@@ -55,7 +57,7 @@ impl Default for TrainConfig {
         Self {
             bits: 18,
             epochs: 30,
-            learning_rate: 1.0,
+            learning_rate: 0.5,
             l2: 3e-5,
             separate_answers: true,
             answer_prompts: true,
@@ -64,7 +66,7 @@ impl Default for TrainConfig {
             seed: 20_261_128,
             source_cap: 400.0,
             max_everyday_fpr: 0.015,
-            max_lookalike_fpr: 0.10,
+            max_lookalike_fpr: 0.06,
             max_safe_answer_fpr: 0.02,
             prefix_negatives: true,
             prefix_weight: 0.5,
@@ -134,7 +136,7 @@ pub fn train(data: &[Example], cfg: &TrainConfig) -> Result<Trained, ModelError>
             .filter(|e| !e.group.is_answer())
             .collect();
         let answers: Vec<&Example> = train_split
-            .filter(|e| cfg.answer_prompts || e.group.is_answer())
+            .filter(|e| e.group.is_answer() || (cfg.answer_prompts && e.source != KEEL_EVERYDAY))
             .chain(&prefixes)
             .collect();
         Classifier::split(

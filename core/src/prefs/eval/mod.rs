@@ -5,6 +5,7 @@
 //! The aggregated baseline and the population prior are fitted in [`fit`]. Nothing here is
 //! used at run time; `keel eval prefs` prints these reports.
 
+pub mod aggregate;
 pub mod answers;
 pub mod external;
 pub mod fit;

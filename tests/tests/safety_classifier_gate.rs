@@ -140,7 +140,7 @@ fn the_default_bundle_lets_through_ordinary_short_requests() {
         .count();
     let rate = blocked as f64 / probe.len() as f64;
     eprintln!("everyday probe: {blocked} of {} blocked", probe.len());
-    // The everyday target (ADR 0044 measured 3 of 300 blocked; the bundle before
+    // The everyday target (ADR 0044 measured none of 300 blocked; bundle version 3
     // blocked 27).
     assert!(
         rate <= 0.02,

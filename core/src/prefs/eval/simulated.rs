@@ -243,10 +243,9 @@ mod tests {
 
     /// How much of a person's taste the text features can carry at all (ADR 0043): a learner
     /// from a wide neutral prior, without forgetting, given `n` choices per person, against the
-    /// oracle on the same held-out choices. Slow in a debug build (about 10 s in release); run with `--ignored
-    /// --nocapture` to see the curve.
+    /// oracle on the same held-out choices. About 10 s in release (`make test`); run with
+    /// `--nocapture` to see the curve.
     #[test]
-    #[ignore = "a measurement: about 10 s in release, minutes in debug"]
     fn features_carry_the_taste_given_enough_choices() {
         let config = LearnerConfig::default().without_forgetting();
         let mut last_gap = 1.0;

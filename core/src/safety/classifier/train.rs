@@ -57,7 +57,7 @@ impl Default for TrainConfig {
         Self {
             bits: 18,
             epochs: 30,
-            learning_rate: 0.5,
+            learning_rate: 1.0,
             l2: 3e-5,
             separate_answers: true,
             answer_prompts: true,

@@ -4,6 +4,10 @@
 //! decision is defined by *positions* in the normalized text (where a match ends, where the
 //! first block ends), never by when a chunk arrived, so the result is the same for any
 //! chunking. It decides nothing about release; [`super::gate`] does. Private to the layer.
+//! Position lookups live in `positions.rs`, the automata loops in `automata.rs`.
+
+mod automata;
+mod positions;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -12,9 +16,9 @@ use aho_corasick::automaton::Automaton as _;
 use regex_automata::hybrid::dfa::Cache;
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::util::start;
-use regex_automata::{Anchored, Input, PatternID};
+use regex_automata::Anchored;
 
-use super::normalize::{ascii_char, fold_non_ascii, is_word_char, Collapser, Folder, NormChar};
+use super::normalize::{ascii_char, fold_non_ascii, Collapser, Folder, NormChar};
 use super::payload::Action;
 use super::rules::RuleSet;
 
@@ -192,92 +196,7 @@ impl Scanner {
     }
 }
 
-/// The character starting at byte `i` of valid UTF-8 `bytes` (a lead byte of a non-ASCII
-/// character).
-#[inline]
-fn decode_at(bytes: &[u8], i: usize) -> char {
-    let b0 = u32::from(bytes[i]);
-    let cont = |k: usize| u32::from(bytes[i + k] & 0x3F);
-    let cp = if b0 >= 0xF0 {
-        ((b0 & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3)
-    } else if b0 >= 0xE0 {
-        ((b0 & 0x0F) << 12) | (cont(1) << 6) | cont(2)
-    } else {
-        ((b0 & 0x1F) << 6) | cont(1)
-    };
-    char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER)
-}
-
 impl ScanCore {
-    fn norm_end(&self) -> u64 {
-        self.norm_base + self.norm.len() as u64
-    }
-
-    /// The original range of the character that produced normalized byte `p`.
-    fn orig_range(&self, p: u64) -> (u64, u64) {
-        let i = self
-            .segs
-            .partition_point(|s| s.norm_start <= p)
-            .saturating_sub(1);
-        let s = self.segs[i];
-        if s.identity {
-            let at = s.orig_start + (p - s.norm_start);
-            (at, at + 1)
-        } else {
-            (s.orig_start, s.orig_start + s.orig_len)
-        }
-    }
-
-    /// `p` moved back to the start of the normalized character it falls in.
-    fn char_floor(&self, mut p: u64) -> u64 {
-        while p > self.norm_base
-            && self
-                .norm
-                .get((p - self.norm_base) as usize)
-                .is_some_and(|b| b & 0xC0 == 0x80)
-        {
-            p -= 1;
-        }
-        p
-    }
-
-    fn is_soft(&self, p: u64) -> bool {
-        self.soft
-            .iter()
-            .rev()
-            .take_while(|&&s| s >= p)
-            .any(|&s| s == p)
-    }
-
-    /// The normalized character starting at / ending at absolute offset `p`.
-    fn char_at(&self, p: u64) -> Option<char> {
-        let i = usize::try_from(p.checked_sub(self.norm_base)?).ok()?;
-        let len = match *self.norm.get(i)? {
-            b if b < 0x80 => 1,
-            b if b >= 0xF0 => 4,
-            b if b >= 0xE0 => 3,
-            _ => 2,
-        };
-        std::str::from_utf8(self.norm.get(i..i + len)?)
-            .ok()?
-            .chars()
-            .next()
-    }
-
-    fn char_before(&self, p: u64) -> Option<char> {
-        let end = usize::try_from(p.checked_sub(self.norm_base)?).ok()?;
-        let mut i = end.checked_sub(1)?;
-        while i > 0 && (self.norm[i] & 0xC0) == 0x80 {
-            i -= 1;
-        }
-        std::str::from_utf8(&self.norm[i..end]).ok()?.chars().next()
-    }
-
-    /// Whether a word boundary lies before normalized offset `p`.
-    fn boundary_before(&self, p: u64) -> bool {
-        p == 0 || self.is_soft(p) || !self.char_before(p).is_some_and(is_word_char)
-    }
-
     /// A character from the collapser, possibly after a collapsed separator run.
     pub fn on_char(&mut self, c: NormChar, soft: bool) {
         if soft {
@@ -358,211 +277,6 @@ impl ScanCore {
         };
     }
 
-    fn scan_phrases(&mut self, from: u64, to: u64) {
-        let rules = Arc::clone(&self.rules);
-        let Some(dfa) = rules.phrase_dfa.as_ref() else {
-            return;
-        };
-        let mut state = self.ac_state;
-        let start = (from - self.norm_base) as usize;
-        let end = (to - self.norm_base) as usize;
-        for i in start..end {
-            state = dfa.next_state(aho_corasick::Anchored::No, state, self.norm[i]);
-            if dfa.is_special(state) && dfa.is_match(state) {
-                self.phrase_matches(&rules, state, self.norm_base + i as u64 + 1);
-            }
-        }
-        self.ac_state = state;
-    }
-
-    /// Both automata in one loop: their table lookups are independent, so the processor
-    /// overlaps them (the two separate loops are each bound by load latency).
-    fn scan_both(
-        &mut self,
-        from: u64,
-        to: u64,
-        run: &mut RegexRun,
-        found: &mut Vec<(PatternID, u64)>,
-    ) {
-        let rules = Arc::clone(&self.rules);
-        let (Some(dfa), Some(re)) = (rules.phrase_dfa.as_ref(), rules.regex.as_ref()) else {
-            return;
-        };
-        let mut state = self.ac_state;
-        let start = (from - self.norm_base) as usize;
-        let end = (to - self.norm_base) as usize;
-        for i in start..end {
-            let b = self.norm[i];
-            state = dfa.next_state(aho_corasick::Anchored::No, state, b);
-            let next = re.forward.next_state(&mut run.cache, run.state, b);
-            if dfa.is_special(state) && dfa.is_match(state) {
-                self.phrase_matches(&rules, state, self.norm_base + i as u64 + 1);
-            }
-            match next {
-                Ok(next) => {
-                    run.state = next;
-                    if next.is_match() {
-                        Self::regex_found(re, run, next, self.norm_base + i as u64, found);
-                    }
-                }
-                Err(_) => {
-                    // Finish the phrases alone; the regex automaton failed (fail closed).
-                    self.ac_state = state;
-                    self.scan_phrases(self.norm_base + i as u64 + 1, to);
-                    self.fail();
-                    return;
-                }
-            }
-        }
-        self.ac_state = state;
-    }
-
-    fn phrase_matches(
-        &mut self,
-        rules: &RuleSet,
-        state: aho_corasick::automaton::StateID,
-        match_end: u64,
-    ) {
-        let dfa = rules.phrase_dfa.as_ref().expect("only called with phrases");
-        for k in 0..dfa.match_len(state) {
-            let pattern = rules.phrase_patterns[dfa.match_pattern(state, k).as_usize()];
-            let match_start = match_end - u64::from(pattern.len);
-            if pattern.boundary_before && !self.boundary_before(match_start) {
-                continue;
-            }
-            let candidate = Candidate {
-                rule: pattern.rule,
-                start: match_start,
-                end: match_end,
-            };
-            if pattern.boundary_after {
-                self.pending.push(candidate);
-            } else {
-                self.report(candidate.rule, candidate.start, candidate.end);
-            }
-        }
-    }
-
-    /// Confirm or drop phrase candidates whose following character is known.
-    fn resolve_pending(&mut self, eoi: bool) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let norm_end = self.norm_end();
-        let mut waiting = Vec::new();
-        for cand in std::mem::take(&mut self.pending) {
-            if cand.end < norm_end {
-                let next_is_word = self.char_at(cand.end).is_some_and(is_word_char);
-                if !next_is_word || self.is_soft(cand.end) {
-                    self.report(cand.rule, cand.start, cand.end);
-                }
-            } else if eoi {
-                self.report(cand.rule, cand.start, cand.end);
-            } else {
-                waiting.push(cand);
-            }
-        }
-        self.pending = waiting;
-    }
-
-    /// Run the regex automaton (and the phrases in the same loop when there are any).
-    fn scan_regex(&mut self, from: u64, to: u64, eoi: bool) {
-        let rules = Arc::clone(&self.rules);
-        let (Some(re), Some(mut run)) = (rules.regex.as_ref(), self.regex.take()) else {
-            self.scan_phrases(from, to);
-            return;
-        };
-        // Pattern ids are read at once: a lazy DFA state id is only valid until its cache
-        // is next cleared.
-        let mut found: Vec<(PatternID, u64)> = Vec::new();
-        if rules.phrase_dfa.is_some() {
-            self.scan_both(from, to, &mut run, &mut found);
-        } else {
-            for i in (from - self.norm_base) as usize..(to - self.norm_base) as usize {
-                match re
-                    .forward
-                    .next_state(&mut run.cache, run.state, self.norm[i])
-                {
-                    Ok(next) => {
-                        run.state = next;
-                        if next.is_match() {
-                            Self::regex_found(
-                                re,
-                                &run,
-                                next,
-                                self.norm_base + i as u64,
-                                &mut found,
-                            );
-                        }
-                    }
-                    Err(_) => {
-                        self.fail();
-                        break;
-                    }
-                }
-            }
-        }
-        if eoi && !self.failed {
-            match re.forward.next_eoi_state(&mut run.cache, run.state) {
-                Ok(next) if next.is_match() => Self::regex_found(re, &run, next, to, &mut found),
-                Ok(_) => {}
-                Err(_) => self.fail(),
-            }
-        }
-        self.regex_matches(&mut run.reverse_cache, &found);
-        self.regex = Some(run);
-    }
-
-    /// Record the patterns of match state `state`, whose matches end at `end` (one byte
-    /// before the byte that led there).
-    fn regex_found(
-        re: &super::rules::RegexAutomata,
-        run: &RegexRun,
-        state: LazyStateID,
-        end: u64,
-        found: &mut Vec<(PatternID, u64)>,
-    ) {
-        for k in 0..re.forward.match_len(&run.cache, state) {
-            found.push((re.forward.match_pattern(&run.cache, state, k), end));
-        }
-    }
-
-    /// Find where each regex match starts (reverse lazy DFA, bounded by the rule's window),
-    /// confirm detector matches, and report them.
-    fn regex_matches(&mut self, reverse_cache: &mut Cache, found: &[(PatternID, u64)]) {
-        let rules = Arc::clone(&self.rules);
-        let re = rules.regex.as_ref().expect("only called with regexes");
-        for &(pid, end) in found {
-            let pattern = re.patterns[pid.as_usize()];
-            let lo = end
-                .saturating_sub(pattern.window as u64)
-                .max(self.norm_base);
-            let (lo_rel, end_rel) = (
-                (lo - self.norm_base) as usize,
-                (end - self.norm_base) as usize,
-            );
-            let input = Input::new(&self.norm[..])
-                .range(lo_rel..end_rel)
-                .anchored(Anchored::Pattern(pid));
-            let start_rel = match re.reverse.try_search_rev(reverse_cache, &input) {
-                Ok(Some(hm)) => hm.offset(),
-                Ok(None) => continue,
-                Err(_) => {
-                    self.fail();
-                    return;
-                }
-            };
-            if let Some(kind) = pattern.detector {
-                let before = start_rel.checked_sub(1).map(|i| self.norm[i]);
-                let after = self.norm.get(end_rel).copied();
-                if !kind.validate(&self.norm[start_rel..end_rel], before, after) {
-                    continue;
-                }
-            }
-            self.report(pattern.rule, self.norm_base + start_rel as u64, end);
-        }
-    }
-
     fn report(&mut self, rule: u32, start: u64, end: u64) {
         let earliest = self.matched.entry(rule).or_insert(end);
         *earliest = (*earliest).min(end);
@@ -626,6 +340,22 @@ impl ScanCore {
             self.soft.pop_front();
         }
     }
+}
+
+/// The character starting at byte `i` of valid UTF-8 `bytes` (a lead byte of a non-ASCII
+/// character).
+#[inline]
+fn decode_at(bytes: &[u8], i: usize) -> char {
+    let b0 = u32::from(bytes[i]);
+    let cont = |k: usize| u32::from(bytes[i + k] & 0x3F);
+    let cp = if b0 >= 0xF0 {
+        ((b0 & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3)
+    } else if b0 >= 0xE0 {
+        ((b0 & 0x0F) << 12) | (cont(1) << 6) | cont(2)
+    } else {
+        ((b0 & 0x1F) << 6) | cont(1)
+    };
+    char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER)
 }
 
 #[cfg(test)]

@@ -22,7 +22,9 @@ pub const EVERYDAY_PROMPTS: &str = include_str!("everyday_prompts.txt");
 /// The source name of [`EVERYDAY_PROMPTS`].
 pub const KEEL_EVERYDAY: &str = "keel_everyday";
 
-/// The independent everyday probe set in the repository: validation only.
+/// The source name of the independent everyday probe set (validation only).
+pub const EVERYDAY_PROBE_SOURCE: &str = "everyday_probe";
+/// The independent everyday probe set in the repository.
 const EVERYDAY_PROBE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../tests/data/everyday_probe.txt"
@@ -100,7 +102,7 @@ fn split_of(key: &str, source: &str) -> Split {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     // Koala's authors ask that it not be used for training; the probe set is a test set.
-    if source == "koala" || source == "everyday_probe" {
+    if source == "koala" || source == EVERYDAY_PROBE_SOURCE {
         return Split::Validation;
     }
     match (h >> 7) % 10 {
@@ -210,7 +212,7 @@ pub fn load(dir: &Path) -> Result<Vec<Example>, DataError> {
     // Absent outside a checkout of the repository: then simply not reported.
     if let Ok(probe) = std::fs::read_to_string(EVERYDAY_PROBE) {
         for line in probe.lines() {
-            s.add(line, line, Group::EverydayPrompt, "everyday_probe");
+            s.add(line, line, Group::EverydayPrompt, EVERYDAY_PROBE_SOURCE);
         }
     }
     Ok(s.0)
@@ -318,7 +320,7 @@ mod tests {
     #[test]
     fn the_probe_set_is_validation_only() {
         for key in ["How do I boil an egg?", "Write a haiku", "x"] {
-            assert_eq!(split_of(key, "everyday_probe"), Split::Validation);
+            assert_eq!(split_of(key, EVERYDAY_PROBE_SOURCE), Split::Validation);
         }
     }
 }

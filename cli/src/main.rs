@@ -3,6 +3,8 @@
 
 mod bench_cmd;
 mod bundle_cmd;
+mod bundle_sign;
+mod bundle_verify;
 mod chat_answer;
 mod chat_cmd;
 mod chat_personal;

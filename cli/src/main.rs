@@ -16,11 +16,13 @@ mod eval_cmd;
 mod globals;
 mod model_cmd;
 mod profile_edit;
+mod profile_show;
 mod progress;
 mod safety_args;
 mod serve;
 mod status_cmd;
 mod steer_cmd;
+mod store_access;
 mod store_cmd;
 
 use std::path::PathBuf;

@@ -3,23 +3,25 @@
 //!
 //! The store is `<home>/store/keel.db`. Its passphrase comes from `KEEL_PASSPHRASE` or a
 //! prompt on the terminal; export passphrases from `KEEL_EXPORT_PASSPHRASE` or a prompt.
+//!
+//! This file holds the arguments and runs the subcommands; `profile_show` prints
+//! `keel profile show`, and `store_access` holds the plumbing (re-exported here) that other
+//! commands share.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use keel::prefs::{
-    ContextKey, FeedbackEvent, FeedbackKind, LearnerConfig, PopulationPrior, PrefsError, TurnId,
-};
-use keel::runtime::{BundleChoice, FeedbackReport, Outcome, PersonalError, Personalizer};
-use keel::safety::{MemoryRollbackStore, VerifyPolicy};
-use keel::store::{
-    store_path, ExportPassphrase, PassphraseKeyProvider, SecretString, Store, StoreError,
-    EVENT_KIND_STATEMENT,
-};
+use keel::prefs::{FeedbackEvent, FeedbackKind, PrefsError, TurnId};
+use keel::store::ExportPassphrase;
 use serde_json::json;
 
 use crate::error::CliError;
 use crate::globals::Globals;
+use crate::profile_show::show;
+use crate::store_access::{context_key, no_store};
+// The shared store plumbing, at the paths the other commands use.
+pub(crate) use crate::store_access::{
+    default_personalizer, open_store, personal_error, print_feedback, print_json, secret,
+};
 
 /// `keel profile` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -122,65 +124,6 @@ pub struct FeedbackArgs {
     #[arg(long)]
     context: Option<String>,
 }
-
-/// Read a secret from `env` or, failing that, prompt on the terminal (twice when `confirm`).
-pub(crate) fn secret(env: &str, prompt: &str, confirm: bool) -> Result<SecretString, CliError> {
-    if let Ok(v) = std::env::var(env) {
-        if v.is_empty() {
-            return Err(CliError::Usage(format!("{env} is set but empty")));
-        }
-        return Ok(SecretString::new(v));
-    }
-    let first = SecretString::new(
-        rpassword::prompt_password(prompt)
-            .map_err(|e| CliError::io(format!("reading the passphrase (or set {env})"), e))?,
-    );
-    if first.expose_secret().is_empty() {
-        return Err(CliError::Usage("an empty passphrase is not allowed".into()));
-    }
-    if confirm {
-        let again = SecretString::new(
-            rpassword::prompt_password("Repeat it: ")
-                .map_err(|e| CliError::io("reading the passphrase", e))?,
-        );
-        if again.expose_secret() != first.expose_secret() {
-            return Err(CliError::Usage("the passphrases differ".into()));
-        }
-    }
-    Ok(first)
-}
-
-/// Open the store under `home`; `create` allows making a new one.
-pub(crate) fn open_store(home: &Path, create: bool) -> Result<Option<Store>, CliError> {
-    let path = store_path(home);
-    let exists = path.is_file();
-    if !exists && !create {
-        return Ok(None);
-    }
-    let prompt = if exists {
-        "Store passphrase: "
-    } else {
-        "New store passphrase: "
-    };
-    let pass = secret("KEEL_PASSPHRASE", prompt, !exists)?;
-    let keys = PassphraseKeyProvider::new(pass);
-    Ok(Some(Store::open(&path, &keys)?))
-}
-
-fn no_store(g: &Globals) -> CliError {
-    CliError::Usage(format!(
-        "there is no store at {}; record something first with `keel feedback`",
-        store_path(&g.home).display()
-    ))
-}
-
-pub(crate) fn print_json(v: &serde_json::Value) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(v)
-        .map_err(|e| CliError::Usage(format!("encoding JSON failed: {e}")))?;
-    println!("{text}");
-    Ok(())
-}
-
 /// Run a `keel profile` subcommand.
 pub fn run_profile(cmd: ProfileCmd, g: &Globals) -> Result<(), CliError> {
     match cmd {
@@ -265,159 +208,6 @@ pub fn run_profile(cmd: ProfileCmd, g: &Globals) -> Result<(), CliError> {
         }
     }
 }
-
-fn show(user: &str, context: Option<&ContextKey>, g: &Globals) -> Result<(), CliError> {
-    let Some(store) = open_store(&g.home, false)? else {
-        if g.json {
-            return print_json(&json!({ "exists": false }));
-        }
-        println!(
-            "Nothing is stored yet (no store at {}).",
-            store_path(&g.home).display()
-        );
-        return Ok(());
-    };
-    let summary = store.summary(user)?;
-    let events = store.list_events(user)?;
-    let profile = match store.load_profile(user) {
-        Ok(p) => p,
-        Err(StoreError::CorruptRecord { .. }) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let statements: Vec<_> = events
-        .items
-        .iter()
-        .filter(|e| e.kind == EVENT_KIND_STATEMENT)
-        .collect();
-    let (words, preferences) = if summary.exists {
-        crate::profile_edit::describe(store, user, context)?
-    } else {
-        (Vec::new(), json!([]))
-    };
-    let profile_json = profile.as_ref().map(|p| {
-        let body = serde_json::from_slice::<serde_json::Value>(&p.body)
-            .unwrap_or_else(|_| json!({ "hex": hex::encode(&p.body) }));
-        json!({ "revision": p.revision, "saved_at_ms": p.saved_at_ms, "body": body })
-    });
-    if g.json {
-        return print_json(&json!({
-            "exists": summary.exists,
-            "events": summary.events,
-            "turns": summary.turns,
-            "audit_entries": summary.audit_entries,
-            "statements": statements.iter().map(|e| json!({
-                "id": e.id,
-                "at_ms": e.at_ms,
-                "context": e.context,
-                "text": String::from_utf8_lossy(&e.body),
-            })).collect::<Vec<_>>(),
-            "profile": profile_json,
-            "preferences": preferences,
-            "corrupt_events": events.corrupt,
-        }));
-    }
-    if !summary.exists {
-        println!("Nothing is stored for that person.");
-        return Ok(());
-    }
-    println!(
-        "{} events, {} turns, {} audit entries.",
-        summary.events, summary.turns, summary.audit_entries
-    );
-    if statements.is_empty() {
-        println!("No stated preferences.");
-    } else {
-        println!("Stated preferences:");
-        for e in &statements {
-            let ctx = e
-                .context
-                .as_deref()
-                .map(|c| format!("  [context: {c}]"))
-                .unwrap_or_default();
-            println!("  #{} {}{ctx}", e.id, String::from_utf8_lossy(&e.body));
-        }
-    }
-    match context {
-        Some(c) => println!("Preferences in the context {:?}:", c.as_str()),
-        None => println!("Preferences:"),
-    }
-    for line in &words {
-        println!("  {line}");
-    }
-    if let Some(p) = &profile_json {
-        println!("(learner state revision {})", p["revision"]);
-    }
-    if !events.corrupt.is_empty() {
-        println!(
-            "Warning: {} records failed to authenticate and were not shown (ids {:?}).",
-            events.corrupt.len(),
-            events.corrupt
-        );
-    }
-    Ok(())
-}
-
-/// A personalization error as a CLI error: a rejected feedback or preference is a usage
-/// error (its text names what was wrong, never what was written).
-pub(crate) fn personal_error(e: PersonalError) -> CliError {
-    match e {
-        PersonalError::Keel(e) => CliError::Keel(e),
-        PersonalError::Store(e) => CliError::Keel(e.into()),
-        PersonalError::Prefs(e) => CliError::Usage(e.to_string()),
-        e @ PersonalError::Record(_) => CliError::Usage(e.to_string()),
-    }
-}
-
-/// The person's preferences in `store`, bounded by the default bundle's envelope (the bundle
-/// `keel chat` serves with unless told otherwise).
-pub(crate) fn default_personalizer(store: Store) -> Result<Personalizer, CliError> {
-    let slot = BundleChoice::Default.load(&VerifyPolicy::now(), &MemoryRollbackStore::default())?;
-    Personalizer::for_slot(
-        Arc::new(store),
-        &slot,
-        PopulationPrior::neutral(0),
-        LearnerConfig::default(),
-    )
-    .map_err(personal_error)
-}
-
-/// Print what a feedback call did, one line per outcome.
-pub(crate) fn print_feedback(report: &FeedbackReport) {
-    for outcome in &report.outcomes {
-        match outcome {
-            Outcome::Learned { kind } => println!("  learned from the {kind}"),
-            Outcome::Applied {
-                dimension,
-                value: Some(v),
-                adjusted,
-                ..
-            } => println!(
-                "  applied: {} set to {v:.2}{}",
-                dimension.name().replace('_', " "),
-                adjusted
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
-            ),
-            Outcome::Applied { dimension, .. } => println!(
-                "  applied: {} back to the starting point",
-                dimension.name().replace('_', " ")
-            ),
-            Outcome::Refused { reason, .. } => println!("  refused: {reason}"),
-            Outcome::Unmapped { note } => {
-                println!("  not understood, kept as a note (not applied): {note:?}")
-            }
-        }
-    }
-}
-
-fn context_key(context: Option<String>) -> Result<Option<ContextKey>, CliError> {
-    context
-        .map(ContextKey::new)
-        .transpose()
-        .map_err(|e| CliError::Usage(e.to_string()))
-}
-
 /// Run `keel feedback`.
 pub fn run_feedback(args: FeedbackArgs, g: &Globals) -> Result<(), CliError> {
     let context = context_key(args.context)?;

@@ -14,7 +14,7 @@ use keel::runtime::{
 
 use crate::chat_personal::best_of_line;
 use crate::error::CliError;
-use crate::store_cmd::personal_error;
+use crate::store_access::personal_error;
 
 /// What Ctrl-C acts on: the generation to cancel, if one is running, and whether Ctrl-C
 /// cancelled one (the gate also stops a generation it blocks, through the same handle, so

@@ -24,7 +24,7 @@ use crate::engine_args::{self, EngineArgs, SamplingArgs};
 use crate::error::CliError;
 use crate::globals::Globals;
 use crate::safety_args::SafetyArgs;
-use crate::store_cmd::{open_store, personal_error};
+use crate::store_access::{open_store, personal_error};
 
 /// `keel chat` arguments.
 #[derive(Debug, clap::Args)]

@@ -12,7 +12,7 @@ use keel::runtime::{BestOfReport, PersonalChat, PersonalReport};
 use crate::chat_answer::{stream_answer_personal, Current};
 use crate::chat_cmd::{history_reply, Last};
 use crate::error::CliError;
-use crate::store_cmd::{personal_error, print_feedback};
+use crate::store_access::{personal_error, print_feedback};
 
 /// The turn id and what shaped a personalized answer, for stderr.
 pub(crate) fn personal_line(report: &PersonalReport) -> String {

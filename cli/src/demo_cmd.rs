@@ -16,7 +16,7 @@ use keel::safety::{BundleSlot, MemoryRollbackStore, VerifyPolicy};
 use keel::store::{RawKeyProvider, SecretKey, Store};
 
 use crate::chat_personal::shaping_line;
-use crate::store_cmd::{personal_error, print_feedback};
+use crate::store_access::{personal_error, print_feedback};
 
 use crate::engine_args::{self, EngineArgs};
 use crate::error::CliError;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::error::CliError;
 use crate::globals::Globals;
-use crate::store_cmd::{default_personalizer, personal_error, print_feedback, print_json};
+use crate::store_access::{default_personalizer, personal_error, print_feedback, print_json};
 
 /// Parse a dimension by the name bundles and profiles use (`verbosity`, `technical_depth`…).
 pub fn parse_dimension(name: &str) -> Result<Dimension, String> {

@@ -5,7 +5,7 @@
 //! prompt on the terminal; export passphrases from `KEEL_EXPORT_PASSPHRASE` or a prompt.
 //!
 //! This file holds the arguments and runs the subcommands; `profile_show` prints
-//! `keel profile show`, and `store_access` holds the plumbing (re-exported here) that other
+//! `keel profile show`, and `store_access` holds the store plumbing that other
 //! commands share.
 
 use std::path::PathBuf;
@@ -17,10 +17,9 @@ use serde_json::json;
 use crate::error::CliError;
 use crate::globals::Globals;
 use crate::profile_show::show;
-use crate::store_access::{context_key, no_store};
-// The shared store plumbing, at the paths the other commands use.
-pub(crate) use crate::store_access::{
-    default_personalizer, open_store, personal_error, print_feedback, print_json, secret,
+use crate::store_access::{
+    context_key, default_personalizer, no_store, open_store, personal_error, print_feedback,
+    print_json, secret,
 };
 
 /// `keel profile` subcommands.

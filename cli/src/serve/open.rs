@@ -26,7 +26,7 @@ pub fn open_keel(args: &ServeArgs, g: &Globals) -> Result<(Keel, Option<String>)
     } else {
         "Store passphrase: "
     };
-    let pass = crate::store_cmd::secret("KEEL_PASSPHRASE", prompt, new_store)?;
+    let pass = crate::store_access::secret("KEEL_PASSPHRASE", prompt, new_store)?;
     let bar = progress::spinner("opening the store and loading the model");
     let keel = Keel::builder()
         .home(&g.home)

@@ -1,13 +1,15 @@
 //! The aggregated baseline: one Bradley–Terry model for everybody (global weights and
 //! per-context offsets), fitted to convergence by Newton's method — the best an "average
-//! user" model can do with these features and contexts — and the dense-vector and Cholesky
-//! helpers it shares with the population fit ([`super::fit`]).
+//! user" model can do with these features and contexts — and the dense-vector
+//! helpers it shares with the population fit ([`super::fit`]); Newton steps are solved with
+//! the Cholesky factor of [`crate::prefs::full_gaussian`].
 
 use std::collections::BTreeMap;
 
 use crate::prefs::eval::{credit, Choice};
 use crate::prefs::features::FeatureVector;
 use crate::prefs::feedback::ContextKey;
+use crate::prefs::full_gaussian;
 use crate::prefs::gaussian::sigmoid;
 
 /// Prior variance of the aggregated model's global weights.
@@ -107,7 +109,7 @@ impl Aggregate {
                     hessian[i * p + j] = hessian[j * p + i];
                 }
             }
-            let Some(step) = solve_spd(&mut hessian, &gradient, p) else {
+            let Some(step) = solve_spd(&hessian, &gradient, p) else {
                 break;
             };
             let largest = step.iter().fold(0.0f64, |m, s| m.max(s.abs()));
@@ -165,37 +167,10 @@ pub(super) fn difference(a: &FeatureVector, b: &FeatureVector, n: usize) -> Vec<
 }
 
 /// Solve `H x = g` for a symmetric positive-definite `H` (row-major, `p × p`) by Cholesky;
-/// `None` if `H` is not positive definite. `H` is overwritten.
-pub(super) fn solve_spd(h: &mut [f64], g: &[f64], p: usize) -> Option<Vec<f64>> {
-    for j in 0..p {
-        let mut d = h[j * p + j];
-        for k in 0..j {
-            d -= h[j * p + k] * h[j * p + k];
-        }
-        if d <= 0.0 || !d.is_finite() {
-            return None;
-        }
-        let d = d.sqrt();
-        h[j * p + j] = d;
-        for i in j + 1..p {
-            let mut s = h[i * p + j];
-            for k in 0..j {
-                s -= h[i * p + k] * h[j * p + k];
-            }
-            h[i * p + j] = s / d;
-        }
-    }
-    let mut y = vec![0.0; p];
-    for i in 0..p {
-        let s: f64 = (0..i).map(|k| h[i * p + k] * y[k]).sum();
-        y[i] = (g[i] - s) / h[i * p + i];
-    }
-    let mut x = vec![0.0; p];
-    for i in (0..p).rev() {
-        let s: f64 = (i + 1..p).map(|k| h[k * p + i] * x[k]).sum();
-        x[i] = (y[i] - s) / h[i * p + i];
-    }
-    Some(x)
+/// `None` if `H` is not positive definite.
+pub(super) fn solve_spd(h: &[f64], g: &[f64], p: usize) -> Option<Vec<f64>> {
+    let l = full_gaussian::cholesky(h, p)?;
+    Some(full_gaussian::solve(&l, g, p))
 }
 
 #[cfg(test)]
@@ -204,10 +179,10 @@ mod tests {
 
     #[test]
     fn cholesky_solves_a_small_system() {
-        let mut h = vec![4.0, 2.0, 2.0, 3.0];
-        let x = solve_spd(&mut h, &[2.0, 1.0], 2).expect("positive definite");
+        let h = vec![4.0, 2.0, 2.0, 3.0];
+        let x = solve_spd(&h, &[2.0, 1.0], 2).expect("positive definite");
         assert!((4.0 * x[0] + 2.0 * x[1] - 2.0).abs() < 1e-12);
         assert!((2.0 * x[0] + 3.0 * x[1] - 1.0).abs() < 1e-12);
-        assert!(solve_spd(&mut [0.0], &[1.0], 1).is_none());
+        assert!(solve_spd(&[0.0], &[1.0], 1).is_none());
     }
 }

@@ -137,6 +137,9 @@ pub struct Spread {
     pub style_covariance: Vec<f64>,
     /// Variance per feature of a person's context offsets around the population's.
     pub context_variance: Vec<f64>,
+    /// Covariance of the style block of a person's context offsets (row-major, 12 × 12); its
+    /// diagonal is `context_variance[..12]` (ADR 0045).
+    pub context_style_covariance: Vec<f64>,
 }
 
 impl Spread {
@@ -147,32 +150,36 @@ impl Spread {
         for i in 0..k {
             style_covariance[i * k + i] = 1.0;
         }
+        let context_style_covariance = style_covariance.iter().map(|v| v * context_share).collect();
         Self {
             variance: vec![1.0; n],
             style_covariance,
             context_variance: vec![context_share; n],
+            context_style_covariance,
         }
     }
 }
 
 /// The empirical-Bayes (EM) estimate of how far people differ from the population, under the
 /// prior `N(μ, T)`: `T = mean over people of ((m − μ)(m − μ)ᵀ + S)` over the style block (full)
-/// and per embedding feature (diagonal), where `m, S` is each person's posterior; iterated
-/// from `prior`'s covariance. Uses only the choices it is given.
+/// and per embedding feature (diagonal), where `m, S` is each person's posterior, and the same
+/// for their context offsets (full over the style block, ADR 0045); iterated from `prior`'s
+/// covariance. Uses only the choices it is given.
 pub fn spread(prior: &PopulationPrior, people: &[&[Choice]], config: &LearnerConfig) -> Spread {
-    let k = STYLE_FEATURES;
-    let mut tau = Spread {
+    let context_variance: Vec<f64> = if prior.context_variance.is_empty() {
+        prior
+            .variance
+            .iter()
+            .map(|v| v * config.context_variance)
+            .collect()
+    } else {
+        prior.context_variance.clone()
+    };
+    let tau = Spread {
         variance: prior.variance.clone(),
         style_covariance: prior.style_cov(),
-        context_variance: if prior.context_variance.is_empty() {
-            prior
-                .variance
-                .iter()
-                .map(|v| v * config.context_variance)
-                .collect()
-        } else {
-            prior.context_variance.clone()
-        },
+        context_style_covariance: prior.context_style_cov(|i| context_variance[i]),
+        context_variance,
     };
     if people.is_empty() {
         return tau;
@@ -180,14 +187,28 @@ pub fn spread(prior: &PopulationPrior, people: &[&[Choice]], config: &LearnerCon
     // Each person's choices here are one taste: estimate the spread without forgetting or
     // change detection, which would inflate the posterior variances and bias the estimate.
     let config = &config.without_forgetting();
+    refine(prior, people, config, tau)
+}
+
+/// EM iterations of [`spread`] from `tau` until neither the variances nor the context
+/// variances move by 0.1% (at most [`SPREAD_ITERATIONS`]).
+fn refine(
+    prior: &PopulationPrior,
+    people: &[&[Choice]],
+    config: &LearnerConfig,
+    mut tau: Spread,
+) -> Spread {
+    let k = STYLE_FEATURES;
     for _ in 0..SPREAD_ITERATIONS {
         let current = PopulationPrior {
             variance: tau.variance.clone(),
             style_covariance: tau.style_covariance.clone(),
             context_variance: tau.context_variance.clone(),
+            context_style_covariance: tau.context_style_covariance.clone(),
             ..prior.clone()
         };
         let mut ctx_sum = vec![0.0; tau.variance.len()];
+        let mut ctx_cov = vec![0.0; k * k];
         let mut ctx_count = 0.0;
         let mut sum = vec![0.0; tau.variance.len()];
         let mut cov = vec![0.0; k * k];
@@ -201,11 +222,21 @@ pub fn spread(prior: &PopulationPrior, people: &[&[Choice]], config: &LearnerCon
             let keys: std::collections::BTreeSet<&ContextKey> =
                 choices.iter().filter_map(|c| c.context.as_ref()).collect();
             for key in keys {
-                if let Some(o) = learner.context_offset(key) {
+                if let (Some(o), Some(c)) = (
+                    learner.context_offset(key),
+                    learner.context_offset_style_covariance(key),
+                ) {
                     let base = prior.context_mean.get(key.as_str());
+                    let delta: Vec<f64> = (0..o.mean.len())
+                        .map(|i| o.mean[i] - base.map_or(0.0, |b| b[i]))
+                        .collect();
                     for (i, total) in ctx_sum.iter_mut().enumerate() {
-                        let m0 = base.map_or(0.0, |b| b[i]);
-                        *total += (o.mean[i] - m0).powi(2) + o.variance[i];
+                        *total += delta[i].powi(2) + o.variance[i];
+                    }
+                    for i in 0..k {
+                        for j in 0..k {
+                            ctx_cov[i * k + j] += delta[i] * delta[j] + c[i * k + j];
+                        }
                     }
                     ctx_count += 1.0;
                 }
@@ -219,11 +250,18 @@ pub fn spread(prior: &PopulationPrior, people: &[&[Choice]], config: &LearnerCon
         }
         let count = people.len() as f64;
         let before = tau.variance.clone();
+        let before_ctx = tau.context_variance.clone();
         if ctx_count > 0.0 {
             tau.context_variance = ctx_sum
                 .iter()
                 .map(|s| (s / ctx_count).max(MIN_SPREAD))
                 .collect();
+            for (slot, total) in tau.context_style_covariance.iter_mut().zip(&ctx_cov) {
+                *slot = total / ctx_count;
+            }
+            for i in 0..k {
+                tau.context_style_covariance[i * k + i] = tau.context_variance[i];
+            }
         }
         tau.variance = sum.iter().map(|s| (s / count).max(MIN_SPREAD)).collect();
         for i in 0..k {
@@ -237,6 +275,7 @@ pub fn spread(prior: &PopulationPrior, people: &[&[Choice]], config: &LearnerCon
         let settled = before
             .iter()
             .zip(&tau.variance)
+            .chain(before_ctx.iter().zip(&tau.context_variance))
             .all(|(a, b)| (a - b).abs() <= 1e-3 * a.abs().max(b.abs()));
         if settled {
             break;
@@ -288,6 +327,7 @@ fn prior_from(
         variance: scale(&spread.variance),
         style_covariance: scale(&spread.style_covariance),
         context_variance: scale(&spread.context_variance),
+        context_style_covariance: scale(&spread.context_style_covariance),
         reference: reference.to_vec(),
         context_mean: aggregate
             .contexts

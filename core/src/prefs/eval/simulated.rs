@@ -273,4 +273,35 @@ mod tests {
             "gap to the oracle at 3000 choices: {last_gap:.3}"
         );
     }
+
+    /// ADR 0045: 40% of simulated people want short answers at work and detailed ones when
+    /// cooking; the fitted prior says a context moves length and paragraphs together, and
+    /// moves length more than emoji.
+    #[test]
+    fn the_fitted_prior_learns_that_contexts_move_length_features_together() {
+        let config = SimConfig::small(5);
+        let people: Vec<Vec<Choice>> = (0..config.people)
+            .map(|i| {
+                let mut rng = SplitMix64::new(config.seed, i as u64);
+                let person = SimPerson::draw(&mut rng);
+                draw_choices(&person, 50, &mut rng)
+                    .into_iter()
+                    .map(|c| c.choice)
+                    .collect()
+            })
+            .collect();
+        let slices: Vec<&[Choice]> = people.iter().map(Vec::as_slice).collect();
+        let prior = fit_population(&slices, &config.learner).prior;
+        let k = crate::prefs::features::STYLE_FEATURES;
+        let c = &prior.context_style_covariance;
+        assert_eq!(c.len(), k * k);
+        let correlation = c[1] / (c[0] * c[k + 1]).sqrt();
+        eprintln!(
+            "context variances {:?}, length-paragraphs correlation {correlation:.2}",
+            prior.context_variance
+        );
+        assert!(correlation > 0.5, "correlation {correlation:.2}");
+        let emoji = crate::prefs::features::StyleFeature::Emoji as usize;
+        assert!(prior.context_variance[0] > 2.0 * prior.context_variance[emoji]);
+    }
 }

@@ -53,12 +53,11 @@ impl Learner {
                     .get_mut(c.as_str())
                     .expect("ensure_context inserted the context");
                 let offset = (lean - global_lean).clamp(-cap, cap);
-                for i in StyleFeature::indices_of(dimension) {
-                    state.prior.mean[i] = offset;
-                    state.prior.variance[i] = variance[i];
-                    state.posterior.mean[i] = offset;
-                    state.posterior.variance[i] = state.prior.variance[i];
+                let idx: Vec<usize> = StyleFeature::indices_of(dimension).collect();
+                for &i in &idx {
+                    state.prior.pin(i, offset, variance[i]);
                 }
+                state.posterior.reset_to(&state.prior, &idx);
                 state.seen_step = step;
                 state.pins.insert(dimension, source);
             }
@@ -88,22 +87,31 @@ impl Learner {
                 self.contexts.keys().cloned().collect()
             }
         };
-        let context_variance: Vec<f64> = (0..self.population.len())
-            .map(|i| self.context_prior_variance(i))
-            .collect();
+        let cleared: Vec<usize> = StyleFeature::indices_of(dimension).collect();
+        let n = self.population.len();
         for key in keys {
-            let population_offset = self.population.context_mean.get(&key).cloned();
+            let population_offset = self
+                .population
+                .context_mean
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| vec![0.0; n]);
+            // The population's prior for the context, with the dimensions still stated there
+            // kept as stated.
+            let mut prior = self.context_prior(&population_offset);
             let Some(state) = self.contexts.get_mut(&key) else {
                 continue;
             };
-            for i in StyleFeature::indices_of(dimension) {
-                state.prior.mean[i] = population_offset.as_ref().map_or(0.0, |m| m[i]);
-                state.prior.variance[i] = context_variance[i];
-                state.posterior.mean[i] = state.prior.mean[i];
-                state.posterior.variance[i] = state.prior.variance[i];
-            }
-            state.evidence[k] = 0;
             state.pins.remove(&dimension);
+            let (stated_mean, stated_variance) = (state.prior.mean(), state.prior.variance());
+            for &other in state.pins.keys() {
+                for i in StyleFeature::indices_of(other) {
+                    prior.pin(i, stated_mean[i], stated_variance[i]);
+                }
+            }
+            state.prior = prior;
+            state.posterior.reset_to(&state.prior, &cleared);
+            state.evidence[k] = 0;
         }
     }
 

@@ -3,8 +3,9 @@
 //! A person's utility for an answer in context `c` is `(w + δ_c) · x`, where `x` is the
 //! answer's [`FeatureVector`], `w` the person's global preference weights and `δ_c` an offset
 //! for the context. `P(a ≻ b) = σ(u(a) − u(b))`. `w` is a Gaussian with a full covariance over
-//! the style block ([`belief`], ADR 0034) and every `δ_c` a diagonal Gaussian; both are updated
-//! online, one assumed-density (Laplace-like) step per event ([`update`], ADR 0030):
+//! the style block ([`belief`], ADR 0034) and every `δ_c` a Gaussian with a full covariance over
+//! the style block too ([`offset`], ADR 0045: a context moves features of one taste together);
+//! both are updated online, one assumed-density (Laplace-like) step per event ([`update`], ADR 0030):
 //! - `w` starts at the [`PopulationPrior`] — whose covariance says in which directions people
 //!   actually differ — and every `δ_c` at the population's offset for `c` (zero when
 //!   unknown), so a new person is served like the population and moves to themselves as
@@ -24,7 +25,10 @@
 
 mod belief;
 pub mod config;
+#[cfg(test)]
+mod context_tests;
 mod edit;
+mod offset;
 pub mod prior;
 mod update;
 
@@ -37,16 +41,17 @@ pub use prior::{PopulationPrior, StyleComponent};
 
 use crate::prefs::features::{FeatureVector, StyleFeature, STYLE_FEATURES};
 use crate::prefs::feedback::{ContextKey, Observation};
-use crate::prefs::gaussian::{self, DiagGaussian};
+use crate::prefs::gaussian;
 use crate::prefs::profile::Source;
 use crate::prefs::PrefsError;
 use crate::safety::personalization::Dimension;
 use belief::Belief;
+use offset::OffsetGaussian;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct ContextState {
-    prior: DiagGaussian,
-    posterior: DiagGaussian,
+    prior: OffsetGaussian,
+    posterior: OffsetGaussian,
     seen_step: u64,
     evidence: [u32; 7],
     pins: BTreeMap<Dimension, Source>,
@@ -186,9 +191,10 @@ impl Learner {
         let mut mean = self.global.mean();
         let mut variance = self.global.variance();
         if let Some(offset) = self.offset(context) {
+            let (m, v) = (offset.mean(), offset.variance());
             for i in 0..mean.len() {
-                mean[i] += offset.mean[i];
-                variance[i] += offset.variance[i];
+                mean[i] += m[i];
+                variance[i] += v[i];
             }
         }
         Weights { mean, variance }
@@ -217,7 +223,7 @@ impl Learner {
         let d: Vec<f64> = xa.iter().zip(&xb).map(|(a, b)| a - b).collect();
         let (mut mean, mut variance) = self.global.embedding.predictor(&d[STYLE_FEATURES..]);
         if let Some(offset) = self.offset(context) {
-            let (m, v) = offset.predictor(&d);
+            let (m, v, _) = offset.predictor(&d);
             mean += m;
             variance += v;
         }
@@ -233,7 +239,7 @@ impl Learner {
 
     /// The context offset in effect: the person's own (with pending forgetting), else the
     /// population's for a context the person has not used, else none.
-    fn offset(&self, context: Option<&ContextKey>) -> Option<DiagGaussian> {
+    fn offset(&self, context: Option<&ContextKey>) -> Option<OffsetGaussian> {
         let c = context?;
         if let Some(state) = self.contexts.get(c.as_str()) {
             let mut offset = state.posterior.clone();
@@ -241,10 +247,18 @@ impl Learner {
             return Some(offset);
         }
         let mean = self.population.context_mean.get(c.as_str())?;
-        let variance = (0..mean.len())
+        Some(self.context_prior(mean))
+    }
+
+    /// The prior of a person's offset in a context whose population offset is `mean`.
+    fn context_prior(&self, mean: &[f64]) -> OffsetGaussian {
+        let variance: Vec<f64> = (0..mean.len())
             .map(|i| self.context_prior_variance(i))
             .collect();
-        Some(DiagGaussian::new(mean.clone(), variance))
+        let style_cov = self
+            .population
+            .context_style_cov(|i| self.context_prior_variance(i));
+        OffsetGaussian::new(mean, style_cov, &variance)
     }
 
     /// Prior variance of feature `i` of a context offset: the population's estimate when it
@@ -263,9 +277,18 @@ impl Learner {
         let mut offset = state.posterior.clone();
         offset.decay_toward(&state.prior, self.pending_decay(state));
         Some(Weights {
-            mean: offset.mean,
-            variance: offset.variance,
+            mean: offset.mean(),
+            variance: offset.variance(),
         })
+    }
+
+    /// The covariance of the style block of the person's offset in `context` (row-major,
+    /// 12 × 12), with pending forgetting applied; `None` for a context the person has not used.
+    pub fn context_offset_style_covariance(&self, context: &ContextKey) -> Option<Vec<f64>> {
+        let state = self.contexts.get(context.as_str())?;
+        let mut offset = state.posterior.clone();
+        offset.decay_toward(&state.prior, self.pending_decay(state));
+        Some(offset.style_covariance().to_vec())
     }
 
     /// How far the person leans on `dimension` in `context`: the mean weight of the

@@ -29,6 +29,12 @@ pub struct PopulationPrior {
     /// context differ from their global taste. Empty: `context_variance` × `variance`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context_variance: Vec<f64>,
+    /// Covariance of the style block of a person's context offset (row-major, 12 × 12): the
+    /// directions in which a context moves people's tastes together (ADR 0045); its diagonal
+    /// must equal the style part of `context_variance`. Empty: the offset's style features
+    /// vary independently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context_style_covariance: Vec<f64>,
     /// The population's offset per context key.
     #[serde(default)]
     pub context_mean: BTreeMap<String, Vec<f64>>,
@@ -70,6 +76,7 @@ impl PopulationPrior {
             variance,
             style_covariance: Vec::new(),
             context_variance: Vec::new(),
+            context_style_covariance: Vec::new(),
             reference,
             context_mean: BTreeMap::new(),
             mixture: Vec::new(),
@@ -97,6 +104,20 @@ impl PopulationPrior {
     /// Whether the prior has no features (never true for a valid prior).
     pub fn is_empty(&self) -> bool {
         self.mean.is_empty()
+    }
+
+    /// The style block's covariance of a context offset (row-major, 12 × 12):
+    /// `context_style_covariance`, or the diagonal of `variance(i)` when that is empty.
+    pub fn context_style_cov(&self, variance: impl Fn(usize) -> f64) -> Vec<f64> {
+        if !self.context_style_covariance.is_empty() {
+            return self.context_style_covariance.clone();
+        }
+        let n = STYLE_FEATURES;
+        let mut cov = vec![0.0; n * n];
+        for i in 0..n {
+            cov[i * n + i] = variance(i);
+        }
+        cov
     }
 
     /// The style block's covariance (row-major, 12 × 12): `style_covariance`, or the
@@ -131,12 +152,27 @@ impl PopulationPrior {
                 "context variances must match the length and be finite and >= 0",
             ));
         }
+        let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
+        if !self.context_style_covariance.is_empty() {
+            let c = &self.context_style_covariance;
+            let k = STYLE_FEATURES;
+            let valid = c.len() == k * k
+                && finite(c)
+                && self.context_variance.len() == n
+                && (0..k).all(|i| (c[i * k + i] - self.context_variance[i]).abs() <= 1e-9)
+                && symmetric_psd(c);
+            if !valid {
+                return Err(PrefsError::InvalidPrior(
+                    "the context style covariance must be 12 x 12, finite, symmetric, positive \
+                     semi-definite and match the context variances",
+                ));
+            }
+        }
         if self.context_mean.values().any(|m| m.len() != n) {
             return Err(PrefsError::InvalidPrior(
                 "context offsets must match the length",
             ));
         }
-        let finite = |v: &[f64]| v.iter().all(|x| x.is_finite());
         if !finite(&self.mean) || !finite(&self.reference) || !finite(&self.variance) {
             return Err(PrefsError::InvalidPrior("values must be finite"));
         }

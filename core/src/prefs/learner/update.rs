@@ -4,7 +4,7 @@
 
 use crate::prefs::features::StyleFeature;
 use crate::prefs::feedback::ContextKey;
-use crate::prefs::gaussian::{self, DiagGaussian};
+use crate::prefs::gaussian;
 use crate::safety::personalization::Dimension;
 
 use super::{dim_index, ContextState, Learner};
@@ -61,10 +61,12 @@ impl Learner {
         while left > 0.0 {
             let offset = context.and_then(|c| self.contexts.get_mut(c.as_str()));
             let (mut shared_mean, mut shared_variance) = self.global.embedding.predictor(&d[k..]);
+            let mut offset_s = Vec::new();
             if let Some(state) = offset.as_deref() {
-                let (m, v) = state.posterior.predictor(d);
+                let (m, v, s) = state.posterior.predictor(d);
                 shared_mean += m;
                 shared_variance += v;
+                offset_s = s;
             }
             let step = left.min(1.0);
             let parts = self.global.predictors(d);
@@ -96,7 +98,7 @@ impl Learner {
                 (r.iter().zip(&gains).map(|(r, g)| r * g.2).sum::<f64>() - step * spread).max(0.0);
             self.global.embedding.apply(&d[k..], a, b, step);
             if let Some(state) = offset {
-                state.posterior.apply(d, a, b, step);
+                state.posterior.apply(d, &offset_s, a, b, step);
             }
             predicted.get_or_insert(prob);
             left -= 1.0;
@@ -111,7 +113,7 @@ impl Learner {
         if let Some(state) = context.and_then(|c| self.contexts.get_mut(c.as_str())) {
             let ctx_floor: Vec<f64> = state
                 .prior
-                .variance
+                .variance()
                 .iter()
                 .map(|v| v * self.config.variance_floor)
                 .collect();
@@ -170,8 +172,7 @@ impl Learner {
             .get(context.as_str())
             .cloned()
             .unwrap_or_else(|| vec![0.0; n]);
-        let variance: Vec<f64> = (0..n).map(|i| self.context_prior_variance(i)).collect();
-        let prior = DiagGaussian::new(mean, variance);
+        let prior = self.context_prior(&mean);
         self.contexts.insert(
             context.as_str().to_string(),
             ContextState {

@@ -1,5 +1,6 @@
-//! The learner's tuning: forgetting, caps, context and statement variances, change detection.
-//! [`LearnerConfig::default`] holds the measured defaults (ADR 0031, ADR 0034).
+//! The learner's tuning: forgetting, caps, context and statement variances, change detection,
+//! and the steady learner that runs alongside (ADR 0046). [`LearnerConfig::default`] holds the
+//! measured defaults (ADR 0031, 0034, 0046).
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,24 @@ pub struct LearnerConfig {
     pub change_threshold: f64,
     /// Weight old evidence keeps when a change is detected.
     pub change_forget: f64,
+    /// A steady learner runs alongside (ADR 0046): no decay, change detection only at
+    /// `steady_change_threshold`; predictions mix the two by how well each predicted the
+    /// person's events, and this share of the trust moves back toward even after every event
+    /// (fixed share), so either can take over when the person changes or stays the same.
+    /// 0 turns the steady learner off.
+    #[serde(default = "default_steady_share")]
+    pub steady_share: f64,
+    /// The steady learner's change-detection threshold (0: it never forgets).
+    #[serde(default = "default_steady_change_threshold")]
+    pub steady_change_threshold: f64,
+}
+
+fn default_steady_share() -> f64 {
+    0.05
+}
+
+fn default_steady_change_threshold() -> f64 {
+    3.0
 }
 
 impl Default for LearnerConfig {
@@ -35,8 +54,10 @@ impl Default for LearnerConfig {
             variance_floor: 0.02,
             context_variance: 0.5,
             statement_variance: 0.25,
-            change_threshold: 2.0,
+            change_threshold: 1.5,
             change_forget: 0.05,
+            steady_share: default_steady_share(),
+            steady_change_threshold: default_steady_change_threshold(),
         }
     }
 }
@@ -49,8 +70,20 @@ impl LearnerConfig {
         Self {
             decay_per_event: 1.0,
             change_threshold: 0.0,
+            steady_share: 0.0,
             ..self.clone()
         }
+    }
+
+    /// The configuration of the steady learner that runs beside a learner with these
+    /// settings; `None` when `steady_share` is 0.
+    pub(crate) fn steady(&self) -> Option<Self> {
+        (self.steady_share > 0.0).then(|| Self {
+            decay_per_event: 1.0,
+            change_threshold: self.steady_change_threshold,
+            steady_share: 0.0,
+            ..self.clone()
+        })
     }
 
     pub(crate) fn validate(&self) -> Result<(), PrefsError> {
@@ -81,6 +114,14 @@ impl LearnerConfig {
         }
         if !in_unit(self.change_forget) {
             return Err(PrefsError::InvalidConfig("change_forget must be in (0, 1]"));
+        }
+        if !(self.steady_share.is_finite() && (0.0..=1.0).contains(&self.steady_share)) {
+            return Err(PrefsError::InvalidConfig("steady_share must be in [0, 1]"));
+        }
+        if !(self.steady_change_threshold.is_finite() && self.steady_change_threshold >= 0.0) {
+            return Err(PrefsError::InvalidConfig(
+                "steady_change_threshold must be >= 0",
+            ));
         }
         Ok(())
     }

@@ -43,7 +43,7 @@ impl Learner {
             }
             Some(c) => {
                 self.ensure_context(c);
-                let global_lean = lean_of(&self.weights(None), dimension).0;
+                let global_lean = lean_of(&self.own_weights(None), dimension).0;
                 let variance: Vec<f64> = (0..self.population.len())
                     .map(|i| self.context_prior_variance(i) * share)
                     .collect();

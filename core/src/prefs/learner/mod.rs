@@ -30,6 +30,7 @@ mod context_tests;
 mod edit;
 mod offset;
 pub mod prior;
+mod steady;
 mod update;
 
 use std::collections::BTreeMap;
@@ -73,6 +74,12 @@ pub struct Learner {
     pins: BTreeMap<Dimension, Source>,
     surprise: f64,
     quiet_until: u64,
+    /// The steady learner beside this one (ADR 0046; `None` when `steady_share` is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    steady: Option<Box<Learner>>,
+    /// Log-trust in this learner and in the steady one, from how well each predicted.
+    #[serde(default)]
+    trust: [f64; 2],
 }
 
 /// Combined weights (global plus context offset) with their variances.
@@ -90,6 +97,10 @@ impl Learner {
         config.validate()?;
         prior.validate(config.mean_cap)?;
         let start = Belief::from_prior(&prior);
+        let steady = match config.steady() {
+            Some(steady) => Some(Box::new(Self::new(prior.clone(), steady)?)),
+            None => None,
+        };
         Ok(Self {
             reference: prior.reference.clone(),
             reference_count: 1.0,
@@ -101,6 +112,8 @@ impl Learner {
             pins: BTreeMap::new(),
             surprise: 0.0,
             quiet_until: 0,
+            steady,
+            trust: [0.5f64.ln(); 2],
             population: prior,
             config,
         })
@@ -136,6 +149,19 @@ impl Learner {
 
     /// Take one observation into account. A rejected observation leaves the state unchanged.
     pub fn observe(&mut self, observation: &Observation) -> Result<(), PrefsError> {
+        let predicted = self.take(observation)?;
+        if let Some(steady) = self.steady.as_mut() {
+            let steady_predicted = steady.take(observation)?;
+            if let (Some((p, weight)), Some((q, _))) = (predicted, steady_predicted) {
+                self.update_trust(p, q, weight);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Learner::observe`] for this learner alone; for a learning event, the probability it
+    /// gave the observed outcome beforehand and the event's weight.
+    fn take(&mut self, observation: &Observation) -> Result<Option<(f64, f64)>, PrefsError> {
         match observation {
             Observation::Compare {
                 context,
@@ -147,9 +173,10 @@ impl Learner {
                 let l = self.dense(loser)?;
                 check_weight(*weight)?;
                 let d: Vec<f64> = w.iter().zip(&l).map(|(a, b)| a - b).collect();
-                self.learn(context.as_ref(), &d, *weight);
+                let p = self.learn(context.as_ref(), &d, *weight);
                 self.absorb_reference(&w);
                 self.absorb_reference(&l);
+                Ok(Some((p, *weight)))
             }
             Observation::Rate {
                 context,
@@ -165,8 +192,9 @@ impl Learner {
                     .zip(&self.reference)
                     .map(|(a, r)| sign * (a - r))
                     .collect();
-                self.learn(context.as_ref(), &d, *weight);
+                let p = self.learn(context.as_ref(), &d, *weight);
                 self.absorb_reference(&x);
+                Ok(Some((p, *weight)))
             }
             Observation::SetLean {
                 context,
@@ -178,16 +206,19 @@ impl Learner {
                     return Err(PrefsError::NonFinite);
                 }
                 self.set_lean(context.as_ref(), *dimension, *lean, *source);
+                Ok(None)
             }
-            Observation::Clear { context, dimension } => self.clear(context.as_ref(), *dimension),
-            Observation::Note { .. } => {}
+            Observation::Clear { context, dimension } => {
+                self.clear(context.as_ref(), *dimension);
+                Ok(None)
+            }
+            Observation::Note { .. } => Ok(None),
         }
-        Ok(())
     }
 
-    /// The person's weights in `context` (global plus the context's offset), with pending
-    /// forgetting applied.
-    pub fn weights(&self, context: Option<&ContextKey>) -> Weights {
+    /// This learner's weights in `context` (global plus the context's offset), with pending
+    /// forgetting applied; [`Learner::weights`] mixes in the steady learner's.
+    fn own_weights(&self, context: Option<&ContextKey>) -> Weights {
         let mut mean = self.global.mean();
         let mut variance = self.global.variance();
         if let Some(offset) = self.offset(context) {
@@ -211,9 +242,10 @@ impl Learner {
         Ok(w.mean.iter().zip(&x).map(|(a, b)| a * b).sum())
     }
 
-    /// P(the person prefers `a` to `b`) in `context`, with uncertainty (including the
-    /// covariance between style weights) folded in.
-    pub fn prefer_probability(
+    /// This learner's P(the person prefers `a` to `b`) in `context`, with uncertainty
+    /// (including the covariance between style weights) folded in;
+    /// [`Learner::prefer_probability`] mixes in the steady learner's.
+    fn own_prefer_probability(
         &self,
         a: &FeatureVector,
         b: &FeatureVector,

@@ -21,8 +21,9 @@ const SURPRISE_MEMORY: f64 = 0.8;
 const QUIET_EVENTS: u64 = 12;
 
 impl Learner {
-    /// Learn from "`d` won" (a winner-minus-loser feature difference) in `context`.
-    pub(super) fn learn(&mut self, context: Option<&ContextKey>, d: &[f64], weight: f64) {
+    /// Learn from "`d` won" (a winner-minus-loser feature difference) in `context`; returns
+    /// the probability the learner gave it beforehand.
+    pub(super) fn learn(&mut self, context: Option<&ContextKey>, d: &[f64], weight: f64) -> f64 {
         self.step += 1;
         let gamma = self.config.decay_per_event;
         let cap = self.config.mean_cap;
@@ -119,6 +120,7 @@ impl Learner {
                 .collect();
             state.posterior.enforce_caps(&ctx_floor, cap);
         }
+        predicted.unwrap_or(0.5)
     }
 
     /// The variance floor of every style component: `variance_floor` of the population's

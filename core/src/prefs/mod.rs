@@ -21,6 +21,8 @@ mod full_gaussian;
 mod gaussian;
 pub mod learner;
 mod number_words;
+#[cfg(test)]
+mod prior_tests;
 pub mod profile;
 pub mod statements;
 #[cfg(test)]

@@ -14,6 +14,8 @@ pub mod mixture;
 pub mod population;
 pub mod rng;
 pub mod simulated;
+#[cfg(test)]
+mod tests;
 
 use crate::prefs::features::FeatureVector;
 use crate::prefs::feedback::COMPARISON_WEIGHT;

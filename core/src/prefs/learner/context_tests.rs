@@ -3,7 +3,7 @@
 //! and validation of the prior's context covariance.
 
 use super::*;
-use crate::prefs::features::FeatureVector;
+use crate::prefs::features::{FeatureVector, StyleFeature};
 
 /// A neutral prior whose context offsets move length and paragraphs (features 0 and 1)
 /// together, with a population offset for "work".

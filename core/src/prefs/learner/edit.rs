@@ -7,7 +7,8 @@ use crate::prefs::feedback::ContextKey;
 use crate::prefs::profile::Source;
 use crate::safety::personalization::Dimension;
 
-use super::{dim_index, lean_of, Learner};
+use super::report::lean_of;
+use super::{dim_index, Learner};
 
 impl Learner {
     pub(super) fn set_lean(

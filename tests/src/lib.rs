@@ -1,5 +1,7 @@
 //! Shared helpers for the end-to-end tests: where the real default model is, and loading it
-//! with test-sized settings.
+//! with test-sized settings; and, in [`store_fixtures`], what the store's bad-input tests share.
+
+pub mod store_fixtures;
 
 use std::path::PathBuf;
 

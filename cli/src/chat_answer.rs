@@ -16,13 +16,30 @@ use crate::chat_personal::best_of_line;
 use crate::error::CliError;
 use crate::store_access::personal_error;
 
-/// What Ctrl-C acts on: the generation to cancel, if one is running, and whether Ctrl-C
-/// cancelled one (the gate also stops a generation it blocks, through the same handle, so
-/// a cancelled handle alone does not say the person asked to stop).
+/// What Ctrl-C acts on: the generation to cancel, if one is running; whether a turn is under
+/// way (being prepared, or between the candidates of a best-of turn, with nothing generating);
+/// and whether Ctrl-C interrupted it (the gate also stops a generation it blocks, through the
+/// same handle, so a cancelled handle alone does not say the person asked to stop).
 #[derive(Debug, Default)]
 pub(crate) struct Running {
     handle: Option<CancelHandle>,
+    busy: bool,
     interrupted: bool,
+}
+
+/// Ctrl-C: cancel the running generation, or mark the turn under way as interrupted (it stops
+/// before it generates), or, at the prompt, say to leave (`true`).
+fn on_ctrl_c(running: &mut Running) -> bool {
+    if let Some(handle) = running.handle.as_ref() {
+        handle.cancel();
+        running.interrupted = true;
+        false
+    } else if running.busy {
+        running.interrupted = true;
+        false
+    } else {
+        true
+    }
 }
 
 /// Shared between the answer being produced and the Ctrl-C handler.
@@ -48,16 +65,12 @@ pub(crate) struct Answer {
     pub(crate) best_of: Option<serde_json::Value>,
 }
 
-/// Cancel the streaming generation on Ctrl-C; at the prompt (nothing streaming), leave.
+/// Cancel the turn under way on Ctrl-C; at the prompt (no turn under way), leave.
 pub(crate) fn install_ctrl_c(current: Current) -> Result<(), CliError> {
     ctrlc::set_handler(move || {
-        let mut running = lock(&current);
-        match running.handle.as_ref() {
-            Some(handle) => {
-                handle.cancel();
-                running.interrupted = true;
-            }
-            None => std::process::exit(130),
+        let leave = on_ctrl_c(&mut lock(&current));
+        if leave {
+            std::process::exit(130);
         }
     })
     .map_err(|e| CliError::Usage(format!("could not install the Ctrl-C handler: {e}")))
@@ -92,7 +105,21 @@ pub(crate) fn status_line(report: &TurnReport) -> String {
 }
 
 /// Stream one answer to stdout (when `print`), returning what was shown and the reports.
+/// From the start of the turn to its end, Ctrl-C cancels the turn rather than leaving.
 pub(crate) fn stream_answer(
+    session: &Session,
+    messages: Vec<ChatMessage>,
+    params: &GenerationParams,
+    current: &Current,
+    print: bool,
+) -> Result<Answer, CliError> {
+    begin_turn(current);
+    let answer = answer_turn(session, messages, params, current, print);
+    end_turn(current);
+    answer
+}
+
+fn answer_turn(
     session: &Session,
     messages: Vec<ChatMessage>,
     params: &GenerationParams,
@@ -167,7 +194,10 @@ pub(crate) fn stream_answer_personal(
     params: &GenerationParams,
     current: &Current,
 ) -> Result<(String, PersonalReport), CliError> {
-    let (text, report) = personal_turn(chat, user, context, messages, params, current, true)?;
+    begin_turn(current);
+    let turn = personal_turn(chat, user, context, messages, params, current, true);
+    end_turn(current);
+    let (text, report) = turn?;
     eprintln!("{}", status_line(&report.turn));
     Ok((text, report))
 }
@@ -210,7 +240,6 @@ fn best_of_turn(
     n: u32,
     current: &Current,
 ) -> Result<(String, BestOfReport), CliError> {
-    lock(current).interrupted = false;
     // Each candidate's handle stays current until the next one starts, so a Ctrl-C between
     // two candidates lands too and stops the turn before the next one runs.
     let mut go_on = |handle: Option<CancelHandle>| {
@@ -238,8 +267,28 @@ fn best_of_turn(
     }
 }
 
+/// Make `handle` the generation Ctrl-C cancels; cancelled at once when Ctrl-C came while the
+/// turn was being prepared.
 fn set_current(current: &Current, handle: Option<CancelHandle>) {
-    lock(current).handle = handle;
+    let mut running = lock(current);
+    if let Some(h) = handle.as_ref() {
+        if running.interrupted {
+            h.cancel();
+        }
+    }
+    running.handle = handle;
+}
+
+fn begin_turn(current: &Current) {
+    let mut running = lock(current);
+    running.busy = true;
+    running.interrupted = false;
+}
+
+fn end_turn(current: &Current) {
+    let mut running = lock(current);
+    running.busy = false;
+    running.handle = None;
 }
 
 /// The running generation's slot; a panic elsewhere while holding it leaves it usable.
@@ -277,5 +326,44 @@ impl Printer {
             println!();
         }
         self.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctrl_c_at_the_prompt_leaves_and_during_a_turn_interrupts_it() {
+        let mut idle = Running::default();
+        assert!(on_ctrl_c(&mut idle), "at the prompt, Ctrl-C leaves");
+        let mut preparing = Running {
+            busy: true,
+            ..Running::default()
+        };
+        assert!(
+            !on_ctrl_c(&mut preparing),
+            "a turn being prepared is interrupted, the REPL stays"
+        );
+        assert!(preparing.interrupted);
+    }
+
+    #[test]
+    fn between_the_start_and_the_end_of_a_turn_ctrl_c_interrupts_and_after_it_leaves() {
+        let current: Current = Arc::default();
+        begin_turn(&current);
+        assert!(!on_ctrl_c(&mut lock(&current)));
+        assert!(
+            lock(&current).interrupted,
+            "the turn sees it was interrupted"
+        );
+        end_turn(&current);
+        begin_turn(&current);
+        assert!(!lock(&current).interrupted, "the next turn starts afresh");
+        end_turn(&current);
+        assert!(
+            on_ctrl_c(&mut lock(&current)),
+            "at the prompt again, Ctrl-C leaves"
+        );
     }
 }

@@ -28,10 +28,12 @@ mod gated;
 mod gated_input;
 mod personal;
 mod personal_best_of;
+mod personal_conditioning;
 mod personal_error;
 mod personal_prefs;
 mod personal_records;
 mod personal_sentences;
+mod personal_turn;
 
 pub use bundle::{BundleChoice, BundleStatus};
 pub use facade::{Incognito, Keel, KeelStatus, StoreStatus};
@@ -39,10 +41,11 @@ pub use facade_builder::KeelBuilder;
 pub use facade_keys::SharedKeyProvider;
 pub use facade_stream::{ChatCancel, ChatEvent, ChatOptions, ChatStream, KeelReport};
 pub use gated::{GatedChat, GatedTurn, TurnEvent, TurnReport};
-pub use personal::{PersonalChat, PersonalEvent, PersonalReport, PersonalTurn};
+pub use personal::PersonalChat;
 pub use personal_best_of::{
     check_candidates, BestOf, BestOfReport, CandidateReport, MAX_CANDIDATES,
 };
 pub use personal_error::PersonalError;
 pub use personal_prefs::{FeedbackReport, Outcome, Personalizer};
 pub use personal_records::{prompt_key, StoredTurns, TurnBody, EVENT_KIND_OBSERVATIONS};
+pub use personal_turn::{PersonalEvent, PersonalReport, PersonalTurn};

@@ -16,8 +16,8 @@ use crate::engine::{CancelHandle, ChatMessage, EngineError, FinishReason, Genera
 use crate::prefs::{extract, ContextKey};
 use crate::safety::Verdict;
 
-use super::personal::record_turn;
 use super::personal_sentences::SentenceHold;
+use super::personal_turn::record_turn;
 use super::{PersonalChat, PersonalError, PersonalReport, TurnReport};
 
 /// The most candidates one turn may ask for.

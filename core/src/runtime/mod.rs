@@ -6,9 +6,10 @@
 //! even a prefix of it; each turn ends with a [`TurnReport`]. [`PersonalChat`] serves each
 //! person through it by their own preferences: the learner rebuilt from their sealed
 //! feedback (`personal_prefs.rs`), the profile clamped into the bundle's envelope and
-//! compiled into conditioning, and every answer recorded so feedback can refer to it
+//! compiled into conditioning (`personal_conditioning.rs`), the running turn
+//! (`personal_turn.rs`), and every answer recorded so feedback can refer to it
 //! (`personal_records.rs`); a concise answer is shown in whole sentences only
-//! (`personal_sentences.rs`). It owns no rule (the safety layer does), no model state (the
+//! (`personal_sentences.rs`); best-of-n in `personal_best_of.rs`. It owns no rule (the safety layer does), no model state (the
 //! engine does) and no learning maths (prefs does).
 //!
 //! [`Keel`] is the façade over all of it (`facade*.rs`): one `Send + Sync` runtime that opens

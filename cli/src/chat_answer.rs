@@ -113,19 +113,7 @@ pub(crate) fn stream_answer(
     current: &Current,
     print: bool,
 ) -> Result<Answer, CliError> {
-    begin_turn(current);
-    let answer = answer_turn(session, messages, params, current, print);
-    end_turn(current);
-    answer
-}
-
-fn answer_turn(
-    session: &Session,
-    messages: Vec<ChatMessage>,
-    params: &GenerationParams,
-    current: &Current,
-    print: bool,
-) -> Result<Answer, CliError> {
+    let _turn = TurnUnderWay::begin(current);
     match session {
         Session::Plain(chat) => {
             let mut turn = chat.chat(messages, params.clone())?;
@@ -194,10 +182,10 @@ pub(crate) fn stream_answer_personal(
     params: &GenerationParams,
     current: &Current,
 ) -> Result<(String, PersonalReport), CliError> {
-    begin_turn(current);
-    let turn = personal_turn(chat, user, context, messages, params, current, true);
-    end_turn(current);
-    let (text, report) = turn?;
+    let turn = TurnUnderWay::begin(current);
+    let answer = personal_turn(chat, user, context, messages, params, current, true);
+    drop(turn);
+    let (text, report) = answer?;
     eprintln!("{}", status_line(&report.turn));
     Ok((text, report))
 }
@@ -279,16 +267,24 @@ fn set_current(current: &Current, handle: Option<CancelHandle>) {
     running.handle = handle;
 }
 
-fn begin_turn(current: &Current) {
-    let mut running = lock(current);
-    running.busy = true;
-    running.interrupted = false;
+/// A turn under way, for Ctrl-C: begun when made, ended when dropped (on an early return too).
+struct TurnUnderWay<'a>(&'a Current);
+
+impl<'a> TurnUnderWay<'a> {
+    fn begin(current: &'a Current) -> Self {
+        let mut running = lock(current);
+        running.busy = true;
+        running.interrupted = false;
+        Self(current)
+    }
 }
 
-fn end_turn(current: &Current) {
-    let mut running = lock(current);
-    running.busy = false;
-    running.handle = None;
+impl Drop for TurnUnderWay<'_> {
+    fn drop(&mut self) {
+        let mut running = lock(self.0);
+        running.busy = false;
+        running.handle = None;
+    }
 }
 
 /// The running generation's slot; a panic elsewhere while holding it leaves it usable.
@@ -351,16 +347,16 @@ mod tests {
     #[test]
     fn between_the_start_and_the_end_of_a_turn_ctrl_c_interrupts_and_after_it_leaves() {
         let current: Current = Arc::default();
-        begin_turn(&current);
+        let turn = TurnUnderWay::begin(&current);
         assert!(!on_ctrl_c(&mut lock(&current)));
         assert!(
             lock(&current).interrupted,
             "the turn sees it was interrupted"
         );
-        end_turn(&current);
-        begin_turn(&current);
+        drop(turn);
+        let next = TurnUnderWay::begin(&current);
         assert!(!lock(&current).interrupted, "the next turn starts afresh");
-        end_turn(&current);
+        drop(next);
         assert!(
             on_ctrl_c(&mut lock(&current)),
             "at the prompt again, Ctrl-C leaves"

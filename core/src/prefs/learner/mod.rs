@@ -113,7 +113,7 @@ impl Learner {
             evidence: [0; 7],
             pins: BTreeMap::new(),
             surprise: 0.0,
-            quiet_until: 0,
+            quiet_until: update::FIRST_DETECTION_EVENT,
             steady,
             trust: [0.5f64.ln(); 2],
             population: prior,

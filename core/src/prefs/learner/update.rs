@@ -19,6 +19,9 @@ const SURPRISE_MEMORY: f64 = 0.8;
 /// Events after a detected change during which no further change is detected, so the
 /// evidence about the new taste is not thrown away again.
 const QUIET_EVENTS: u64 = 12;
+/// The first event at which a change can be detected: before it there is no taste yet to
+/// change from, and forgetting would only throw away the first evidence (ADR 0046).
+pub(super) const FIRST_DETECTION_EVENT: u64 = 6;
 
 impl Learner {
     /// Learn from "`d` won" (a winner-minus-loser feature difference) in `context`; returns
@@ -193,5 +196,64 @@ impl Learner {
             *r = (*r * n + v) / (n + 1.0);
         }
         self.reference_count = (n + 1.0).min(REFERENCE_WINDOW);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prefs::features::{FeatureVector, STYLE_FEATURES};
+    use crate::prefs::feedback::Observation;
+    use crate::prefs::learner::{LearnerConfig, PopulationPrior};
+
+    fn choice(long_wins: bool) -> Observation {
+        let vector = |length: f64| FeatureVector {
+            style: std::array::from_fn(|i| if i == 0 { length } else { 0.5 }),
+            embedding: Vec::new(),
+        };
+        let (long, short) = (vector(0.95), vector(0.05));
+        let (winner, loser) = if long_wins {
+            (long, short)
+        } else {
+            (short, long)
+        };
+        Observation::Compare {
+            context: None,
+            winner,
+            loser,
+            weight: 1.0,
+        }
+    }
+
+    #[test]
+    fn no_change_is_detected_before_there_is_a_taste_to_change_from() {
+        let config = LearnerConfig {
+            steady_share: 0.0,
+            ..LearnerConfig::default()
+        };
+        // A population sure that people like long answers, and a new person who does not:
+        // surprising from the first event, but that is not a change of the person's taste.
+        let mut prior = PopulationPrior::neutral(0);
+        prior.mean[0] = 6.0;
+        prior.variance[0] = 0.5;
+        let mut learner = Learner::new(prior, config).expect("valid");
+        for _ in 0..5 {
+            learner.observe(&choice(false)).expect("valid");
+        }
+        assert_eq!(
+            learner.quiet_until, FIRST_DETECTION_EVENT,
+            "nothing was detected"
+        );
+        // A held taste, then a run against it: detected.
+        for _ in 0..20 {
+            learner.observe(&choice(false)).expect("valid");
+        }
+        for _ in 0..8 {
+            learner.observe(&choice(true)).expect("valid");
+        }
+        assert!(
+            learner.quiet_until > FIRST_DETECTION_EVENT,
+            "the change was detected"
+        );
     }
 }

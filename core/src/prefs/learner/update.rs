@@ -202,7 +202,7 @@ impl Learner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prefs::features::{FeatureVector, STYLE_FEATURES};
+    use crate::prefs::features::FeatureVector;
     use crate::prefs::feedback::Observation;
     use crate::prefs::learner::{LearnerConfig, PopulationPrior};
 

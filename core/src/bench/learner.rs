@@ -2,8 +2,9 @@
 //! learner (a pairwise choice in a context, features already computed), as the median over
 //! batches of many events — from the neutral prior the runtime starts people on, and from a
 //! four-component mixture prior (the size `keel eval prefs` fits, ADR 0036), whose update
-//! costs one step per component — and the time to compute the style features of a typical
-//! answer.
+//! costs one step per component, and from that mixture with a context setting (ADR 0047),
+//! whose setting learners double the work — and the time to compute the style features of a
+//! typical answer.
 //! This module only measures; it builds its own synthetic events in memory.
 
 use std::time::Instant;
@@ -11,7 +12,9 @@ use std::time::Instant;
 use crate::prefs::eval::population::{draw_choices, SimPerson};
 use crate::prefs::eval::rng::SplitMix64;
 use crate::prefs::features::extract;
-use crate::prefs::learner::{Learner, LearnerConfig, PopulationPrior, StyleComponent};
+use crate::prefs::learner::{
+    ContextSetting, Learner, LearnerConfig, PopulationPrior, StyleComponent,
+};
 
 /// What `keel bench` reports for the learner.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -20,6 +23,8 @@ pub struct LearnerBench {
     pub learner_update_us: f64,
     /// The same from a four-component mixture prior.
     pub learner_update_mixture_us: f64,
+    /// The same from that mixture with a context setting for "work" and "cooking".
+    pub learner_update_setting_us: f64,
     /// Median microseconds to compute the style features of a typical answer.
     pub feature_extract_us: f64,
     /// Events measured in all.
@@ -37,7 +42,8 @@ pub fn measure() -> LearnerBench {
     let observations: Vec<_> = choices.iter().map(|c| c.choice.observation()).collect();
     let neutral = PopulationPrior::neutral(0);
     let mixed = four_sided(&neutral);
-    let per_event = [neutral, mixed].map(|prior| {
+    let setting = with_setting(&mixed);
+    let per_event = [neutral, mixed, setting].map(|prior| {
         let mut learner = Learner::new(prior, LearnerConfig::default())
             .expect("the bench priors and the default config are valid");
         let mut per_event = Vec::with_capacity(BATCHES);
@@ -66,8 +72,9 @@ pub fn measure() -> LearnerBench {
     LearnerBench {
         learner_update_us: per_event[0],
         learner_update_mixture_us: per_event[1],
+        learner_update_setting_us: per_event[2],
         feature_extract_us: median(&mut extract_us),
-        learner_events: 2 * BATCHES * observations.len(),
+        learner_events: 3 * BATCHES * observations.len(),
     }
 }
 
@@ -98,6 +105,22 @@ fn four_sided(prior: &PopulationPrior) -> PopulationPrior {
     mixed
 }
 
+/// `prior` where "work" sets short answers and "cooking" long ones for 40% of people (the
+/// length and paragraph weights together).
+fn with_setting(prior: &PopulationPrior) -> PopulationPrior {
+    use crate::prefs::features::{StyleFeature, STYLE_FEATURES};
+    let mut direction = vec![0.0; STYLE_FEATURES];
+    direction[StyleFeature::Length as usize] = 0.6;
+    direction[StyleFeature::Paragraphs as usize] = 0.8;
+    let mut with = prior.clone();
+    with.context_setting = Some(ContextSetting {
+        share: 0.4,
+        direction,
+        value: [("work".to_string(), -5.0), ("cooking".to_string(), 5.0)].into(),
+    });
+    with
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -114,6 +137,10 @@ mod tests {
         );
         assert!(
             b.learner_update_mixture_us > 0.0 && b.learner_update_mixture_us <= 100.0,
+            "{b:?}"
+        );
+        assert!(
+            b.learner_update_setting_us > 0.0 && b.learner_update_setting_us <= 100.0,
             "{b:?}"
         );
         assert!(b.feature_extract_us > 0.0);

@@ -37,6 +37,6 @@ pub use feedback::{
     resolve, ContextKey, FeedbackEvent, FeedbackKind, Observation, Resolved, TurnAnswer, TurnId,
     TurnLookup,
 };
-pub use learner::{Learner, LearnerConfig, PopulationPrior};
+pub use learner::{ContextSetting, Learner, LearnerConfig, PopulationPrior};
 pub use profile::{Preference, Profile, Source};
 pub use statements::{parse_statement, StatementOutcome};

@@ -335,6 +335,7 @@ fn prior_from(
             .map(|(k, v)| (k.clone(), clamp(v)))
             .collect(),
         mixture: Vec::new(),
+        context_setting: None,
     }
 }
 

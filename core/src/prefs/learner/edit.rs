@@ -44,7 +44,9 @@ impl Learner {
             }
             Some(c) => {
                 self.ensure_context(c);
-                let global_lean = lean_of(&self.own_weights(None), dimension).0;
+                // The stated lean is what the person wants in the context: the offset makes
+                // up the difference from the global weights as they count there.
+                let global_lean = lean_of(&self.global_seen(Some(c)), dimension).0;
                 let variance: Vec<f64> = (0..self.population.len())
                     .map(|i| self.context_prior_variance(i) * share)
                     .collect();

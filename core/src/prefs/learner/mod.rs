@@ -20,9 +20,14 @@
 //!   `w` is a mixture of full-covariance Gaussians, each updated by the same step and
 //!   reweighted by how well it predicted each event (a Gaussian-sum filter, ADR 0036).
 //!
+//! - when the population prior has a context setting (ADR 0047: for some people a context
+//!   *sets* a taste — short answers at work whatever they like elsewhere), a second learner
+//!   holds that hypothesis, and predictions mix the two by its posterior odds ([`setting`]).
+//!
 //! The state is a pure function of the observations in order: [`Learner::rebuild`] equals
 //! the incremental state. Tuning lives in [`config`], the prior in [`prior`], what the learner
-//! reports in [`report`], the steady learner beside it in [`steady`] (ADR 0046).
+//! reports in [`report`], the steady learner beside it in [`steady`] (ADR 0046), the setting
+//! learner in [`setting`] (ADR 0047).
 
 mod belief;
 pub mod config;
@@ -32,6 +37,9 @@ mod edit;
 mod offset;
 pub mod prior;
 mod report;
+mod setting;
+#[cfg(test)]
+mod setting_tests;
 mod steady;
 mod update;
 
@@ -40,7 +48,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use config::LearnerConfig;
-pub use prior::{PopulationPrior, StyleComponent};
+pub use prior::{ContextSetting, PopulationPrior, StyleComponent};
 
 use crate::prefs::features::{FeatureVector, STYLE_FEATURES};
 use crate::prefs::feedback::{ContextKey, Observation};
@@ -82,6 +90,16 @@ pub struct Learner {
     /// Log-trust in this learner and in the steady one, from how well each predicted.
     #[serde(default)]
     trust: [f64; 2],
+    /// Whether this is the learner of the hypothesis that the prior's setting contexts set
+    /// the person's taste (ADR 0047).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    sets: bool,
+    /// That learner, beside this one, when the prior has a context setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    setting: Option<Box<Learner>>,
+    /// Log-odds that the setting hypothesis holds for this person.
+    #[serde(default)]
+    setting_log_odds: f64,
 }
 
 /// Combined weights (global plus context offset) with their variances.
@@ -98,12 +116,30 @@ impl Learner {
     pub fn new(prior: PopulationPrior, config: LearnerConfig) -> Result<Self, PrefsError> {
         config.validate()?;
         prior.validate(config.mean_cap)?;
+        let mut learner = Self::with_steady(prior.clone(), config.clone(), false);
+        if let Some(setting) = &prior.context_setting {
+            learner.setting_log_odds = (setting.share / (1.0 - setting.share)).ln();
+            let sets_prior = setting::setting_prior(&prior, setting);
+            learner.setting = Some(Box::new(Self::with_steady(sets_prior, config, true)));
+        }
+        Ok(learner)
+    }
+
+    /// A learner and its steady learner (validated prior and configuration).
+    fn with_steady(prior: PopulationPrior, config: LearnerConfig, sets: bool) -> Self {
+        let steady = config
+            .steady()
+            .map(|steady| Box::new(Self::bare(prior.clone(), steady, sets)));
+        Self {
+            steady,
+            ..Self::bare(prior, config, sets)
+        }
+    }
+
+    /// One learner alone (validated prior and configuration).
+    fn bare(prior: PopulationPrior, config: LearnerConfig, sets: bool) -> Self {
         let start = Belief::from_prior(&prior);
-        let steady = match config.steady() {
-            Some(steady) => Some(Box::new(Self::new(prior.clone(), steady)?)),
-            None => None,
-        };
-        Ok(Self {
+        Self {
             reference: prior.reference.clone(),
             reference_count: 1.0,
             prior: start.clone(),
@@ -114,11 +150,14 @@ impl Learner {
             pins: BTreeMap::new(),
             surprise: 0.0,
             quiet_until: update::FIRST_DETECTION_EVENT,
-            steady,
+            steady: None,
             trust: [0.5f64.ln(); 2],
+            sets,
+            setting: None,
+            setting_log_odds: 0.0,
             population: prior,
             config,
-        })
+        }
     }
     /// The state after `observations` in order, from `prior`: the same state as feeding them
     /// one by one to [`Learner::observe`].
@@ -151,14 +190,9 @@ impl Learner {
 
     /// Take one observation into account. A rejected observation leaves the state unchanged.
     pub fn observe(&mut self, observation: &Observation) -> Result<(), PrefsError> {
-        let predicted = self.take(observation)?;
-        if let Some(steady) = self.steady.as_mut() {
-            let steady_predicted = steady.take(observation)?;
-            if let (Some((p, weight)), Some((q, _))) = (predicted, steady_predicted) {
-                self.update_trust(p, q, weight);
-            }
-        }
-        Ok(())
+        // Every learner here validates an observation alike (the same prior length), and
+        // before changing anything: the first to refuse it refuses it for all.
+        self.observe_all(observation).map(|_| ())
     }
 
     /// [`Learner::observe`] for this learner alone; for a learning event, the probability it
@@ -221,8 +255,10 @@ impl Learner {
     /// This learner's weights in `context` (global plus the context's offset), with pending
     /// forgetting applied; [`Learner::weights`] mixes in the steady learner's.
     fn own_weights(&self, context: Option<&ContextKey>) -> Weights {
-        let mut mean = self.global.mean();
-        let mut variance = self.global.variance();
+        let Weights {
+            mut mean,
+            mut variance,
+        } = self.global_seen(context);
         if let Some(offset) = self.offset(context) {
             let (m, v) = (offset.mean(), offset.variance());
             for i in 0..mean.len() {
@@ -262,9 +298,10 @@ impl Learner {
             variance += v;
         }
         let weights = self.global.weights();
+        let dg = self.global_view(context, &d);
         Ok(self
             .global
-            .predictors(&d)
+            .predictors(&dg)
             .iter()
             .zip(&weights)
             .map(|(p, w)| w * gaussian::moderated_probability(p.mean + mean, p.variance + variance))

@@ -45,6 +45,25 @@ pub struct PopulationPrior {
     /// variance floors and explanations).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mixture: Vec<StyleComponent>,
+    /// Contexts that *set* a taste for some people rather than shift their own (ADR 0047:
+    /// "short answers at work, whatever I like elsewhere"). `None`: contexts only shift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_setting: Option<ContextSetting>,
+}
+
+/// How some contexts set a taste (ADR 0047). A learner with this prior keeps a second
+/// learner beside it for the hypothesis that the person is one of those people: in the
+/// contexts listed, that learner ignores the person's global weights along `direction` and
+/// the context's offset carries that part of the taste alone, starting at the context's
+/// `value`. Predictions mix the two by how well each predicted the person's events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextSetting {
+    /// Prior share of people whose taste the contexts set (strictly between 0 and 1).
+    pub share: f64,
+    /// The taste the contexts set: a unit vector over the style block (12).
+    pub direction: Vec<f64>,
+    /// Per context key, the value along `direction` that the context sets.
+    pub value: BTreeMap<String, f64>,
 }
 
 /// One component of a mixture prior over the style block.
@@ -80,6 +99,7 @@ impl PopulationPrior {
             reference,
             context_mean: BTreeMap::new(),
             mixture: Vec::new(),
+            context_setting: None,
         }
     }
 
@@ -215,12 +235,38 @@ impl PopulationPrior {
                 ));
             }
         }
+        if let Some(setting) = &self.context_setting {
+            setting.validate(cap)?;
+        }
         if !within(&self.mean) || !self.context_mean.values().all(|m| within(m) && finite(m)) {
             return Err(PrefsError::InvalidPrior(
                 "means must lie within the mean cap",
             ));
         }
         Ok(())
+    }
+}
+
+impl ContextSetting {
+    /// Whether the setting is well formed (see the error for what that means).
+    pub fn validate(&self, cap: f64) -> Result<(), PrefsError> {
+        let norm: f64 = self.direction.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let valid = self.share.is_finite()
+            && self.share > 0.0
+            && self.share < 1.0
+            && self.direction.len() == STYLE_FEATURES
+            && self.direction.iter().all(|x| x.is_finite())
+            && (norm - 1.0).abs() <= 1e-6
+            && !self.value.is_empty()
+            && self.value.values().all(|v| v.is_finite() && v.abs() <= cap);
+        if valid {
+            Ok(())
+        } else {
+            Err(PrefsError::InvalidPrior(
+                "a context setting needs a share strictly between 0 and 1, a unit direction of \
+                 12 finite numbers and at least one context value within the mean cap",
+            ))
+        }
     }
 }
 

@@ -5,8 +5,8 @@
 //! person's own events (trust, a Bayesian mixture of the two) with a fixed share of the trust
 //! returning toward even after every event, so that after a change the forgetful learner takes
 //! over within a few events, and the steady one takes back over once the person is steady.
-//! This module owns the trust and the mixed views: [`Learner::weights`] and
-//! [`Learner::prefer_probability`].
+//! This module owns the trust and the pair's mixed views, which [`super::setting`] mixes with
+//! the setting learner's into [`Learner::weights`] and [`Learner::prefer_probability`].
 
 use crate::prefs::features::FeatureVector;
 use crate::prefs::feedback::ContextKey;
@@ -15,35 +15,22 @@ use crate::prefs::PrefsError;
 use super::{Learner, Weights};
 
 impl Learner {
-    /// The person's weights in `context` (global plus the context's offset), with pending
-    /// forgetting applied: this learner's and the steady learner's mixed by trust (mean and
-    /// variance of the mixture).
-    pub fn weights(&self, context: Option<&ContextKey>) -> Weights {
+    /// The weights in `context` (global plus the context's offset), with pending forgetting
+    /// applied: this learner's and the steady learner's mixed by trust (mean and variance of
+    /// the mixture).
+    pub(super) fn pair_weights(&self, context: Option<&ContextKey>) -> Weights {
         let own = self.own_weights(context);
         let Some(steady) = self.steady.as_deref() else {
             return own;
         };
         let other = steady.own_weights(context);
-        let t = self.trust_in_self();
-        let mut mixed = Weights {
-            mean: Vec::with_capacity(own.mean.len()),
-            variance: Vec::with_capacity(own.mean.len()),
-        };
-        for i in 0..own.mean.len() {
-            let (m1, m2) = (own.mean[i], other.mean[i]);
-            let mean = t * m1 + (1.0 - t) * m2;
-            let second =
-                t * (own.variance[i] + m1 * m1) + (1.0 - t) * (other.variance[i] + m2 * m2);
-            mixed.mean.push(mean);
-            mixed.variance.push((second - mean * mean).max(0.0));
-        }
-        mixed
+        mix_weights(&own, &other, self.trust_in_self())
     }
 
     /// P(the person prefers `a` to `b`) in `context`, with uncertainty (including the
     /// covariance between style weights) folded in: this learner's and the steady learner's
     /// probabilities mixed by trust.
-    pub fn prefer_probability(
+    pub(super) fn pair_prefer_probability(
         &self,
         a: &FeatureVector,
         b: &FeatureVector,
@@ -78,6 +65,22 @@ impl Learner {
         let t = (1.0 - share) * self.trust_in_self() + share * 0.5;
         self.trust = [t.ln(), (1.0 - t).ln()];
     }
+}
+
+/// The mixture of two weight beliefs with share `t` of the first: its mean and variance.
+pub(super) fn mix_weights(first: &Weights, second: &Weights, t: f64) -> Weights {
+    let mut mixed = Weights {
+        mean: Vec::with_capacity(first.mean.len()),
+        variance: Vec::with_capacity(first.mean.len()),
+    };
+    for i in 0..first.mean.len() {
+        let (m1, m2) = (first.mean[i], second.mean[i]);
+        let mean = t * m1 + (1.0 - t) * m2;
+        let moment = t * (first.variance[i] + m1 * m1) + (1.0 - t) * (second.variance[i] + m2 * m2);
+        mixed.mean.push(mean);
+        mixed.variance.push((moment - mean * mean).max(0.0));
+    }
+    mixed
 }
 
 #[cfg(test)]

@@ -61,6 +61,7 @@ impl Learner {
         }
         let mut predicted = None;
         let mut left = weight;
+        let global_d = self.global_view(context, d);
         let k = crate::prefs::features::STYLE_FEATURES;
         while left > 0.0 {
             let offset = context.and_then(|c| self.contexts.get_mut(c.as_str()));
@@ -73,7 +74,7 @@ impl Learner {
                 offset_s = s;
             }
             let step = left.min(1.0);
-            let parts = self.global.predictors(d);
+            let parts = self.global.predictors(&global_d);
             let weights = self.global.weights();
             let gains: Vec<(f64, f64, f64)> = parts
                 .iter()

@@ -12,6 +12,7 @@
 use crate::prefs::eval::aggregate::dense;
 pub use crate::prefs::eval::aggregate::Aggregate;
 use crate::prefs::eval::mixture::{mixture, with_mixture, MIXTURE_COMPONENTS, MIXTURE_GRID};
+use crate::prefs::eval::setting;
 use crate::prefs::eval::{credit, Choice};
 use crate::prefs::features::STYLE_FEATURES;
 use crate::prefs::feedback::ContextKey;
@@ -75,6 +76,7 @@ pub fn fit_population(people: &[&[Choice]], config: &LearnerConfig) -> FittedPop
         candidates.extend(MIXTURE_GRID.iter().map(|&m| (m, true)));
     }
     let mut best = (f64::NEG_INFINITY, (0.0, false));
+    let mut best_prior = None;
     for &(multiplier, mixed) in &candidates {
         let mut prior = prior_from(&held_back, &tau, multiplier, &reference, config);
         if mixed {
@@ -90,8 +92,12 @@ pub fn fit_population(people: &[&[Choice]], config: &LearnerConfig) -> FittedPop
         }
         if score > best.0 + 1e-9 {
             best = (score, (multiplier, mixed));
+            best_prior = Some(prior);
         }
     }
+    // Whether some contexts set a taste (ADR 0047), chosen on the same held-out choices.
+    let setting_contexts = best_prior
+        .and_then(|held_prior| setting::choose_contexts(&held_prior, &split, config, best.0));
     let (multiplier, mixed) = best.1;
     let all: Vec<&Choice> = people.iter().flat_map(|p| p.iter()).collect();
     let aggregate = Aggregate::fit(&all, n);
@@ -111,6 +117,9 @@ pub fn fit_population(people: &[&[Choice]], config: &LearnerConfig) -> FittedPop
         if fitted.len() > 1 {
             with_mixture(&mut prior, &fitted, multiplier);
         }
+    }
+    if let Some(contexts) = setting_contexts {
+        prior.context_setting = setting::fit_setting(&prior, people, config, &contexts);
     }
     FittedPopulation {
         prior_variance: prior.variance.iter().sum::<f64>() / n as f64,
@@ -296,7 +305,7 @@ pub(super) fn learn_from(
 
 /// Log-probability a personal learner gives the observed winner (the score by which the
 /// spread multiplier is chosen: a proper score, smoother than 0/1 credit on few choices).
-fn personal_log_likelihood(learner: &Learner, c: &Choice) -> f64 {
+pub(super) fn personal_log_likelihood(learner: &Learner, c: &Choice) -> f64 {
     learner
         .prefer_probability(&c.winner, &c.loser, c.context.as_ref())
         .expect("choices built by the evaluation fit the learner")

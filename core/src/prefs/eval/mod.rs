@@ -13,6 +13,7 @@ pub mod ideal;
 pub mod mixture;
 pub mod population;
 pub mod rng;
+pub mod setting;
 pub mod simulated;
 #[cfg(test)]
 mod tests;

@@ -113,3 +113,58 @@ fn synthetic_text(f: &FeatureVector) -> String {
     }
     out
 }
+
+/// The simulated population's people at `events` choices each (the `keel eval prefs` draw).
+fn simulated_people(seed: u64, people: usize, events: usize) -> Vec<Vec<super::Choice>> {
+    use crate::prefs::eval::population::{draw_choices, SimPerson};
+    use crate::prefs::eval::rng::SplitMix64;
+    (0..people)
+        .map(|i| {
+            let mut rng = SplitMix64::new(seed, i as u64);
+            let person = SimPerson::draw(&mut rng);
+            draw_choices(&person, events, &mut rng)
+                .into_iter()
+                .map(|c| c.choice)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_fit_finds_that_work_sets_short_answers_and_cooking_long_ones() {
+    use crate::prefs::eval::fit::fit_population;
+    use crate::prefs::features::StyleFeature;
+    let people = simulated_people(11, 120, 50);
+    let slices: Vec<&[super::Choice]> = people.iter().map(Vec::as_slice).collect();
+    let prior = fit_population(&slices, &LearnerConfig::default()).prior;
+    let setting = prior
+        .context_setting
+        .expect("the simulated contexts set length");
+    // The direction is mostly the length features (length and paragraphs), signed to longer.
+    let u = &setting.direction;
+    let length =
+        u[StyleFeature::Length as usize].powi(2) + u[StyleFeature::Paragraphs as usize].powi(2);
+    assert!(length > 0.6, "{u:?}");
+    assert!(u[StyleFeature::Paragraphs as usize] > 0.0, "{u:?}");
+    let value = |c: &str| setting.value.get(c).copied();
+    assert!(value("work").is_some_and(|v| v < -2.0), "{setting:?}");
+    assert!(value("cooking").is_some_and(|v| v > 2.0), "{setting:?}");
+    assert!(value("general").is_none(), "{setting:?}");
+    assert!(setting.share > 0.1 && setting.share < 0.7, "{setting:?}");
+}
+
+#[test]
+fn without_contexts_no_setting_is_fitted() {
+    use crate::prefs::eval::fit::fit_population;
+    let people: Vec<Vec<super::Choice>> = simulated_people(12, 60, 20)
+        .into_iter()
+        .map(|p| {
+            p.into_iter()
+                .map(|c| super::Choice { context: None, ..c })
+                .collect()
+        })
+        .collect();
+    let slices: Vec<&[super::Choice]> = people.iter().map(Vec::as_slice).collect();
+    let prior = fit_population(&slices, &LearnerConfig::default()).prior;
+    assert!(prior.context_setting.is_none());
+}

@@ -82,14 +82,7 @@ pub fn fit_population(people: &[&[Choice]], config: &LearnerConfig) -> FittedPop
         if mixed {
             with_mixture(&mut prior, &held_back_mixture, multiplier);
         }
-        let mut score = 0.0;
-        for (learn, check) in &split {
-            let learner = learn_from(&prior, config, learn);
-            score += check
-                .iter()
-                .map(|c| personal_log_likelihood(&learner, c))
-                .sum::<f64>();
-        }
+        let score = held_out_score(&prior, &split, config);
         if score > best.0 + 1e-9 {
             best = (score, (multiplier, mixed));
             best_prior = Some(prior);
@@ -303,9 +296,28 @@ pub(super) fn learn_from(
         .expect("choices built by the evaluation are valid observations")
 }
 
+/// The log-likelihood of each person's held-out choices (`split`'s second parts) under a
+/// learner from `prior` that learned from their first parts: how candidate priors are compared.
+pub(super) fn held_out_score(
+    prior: &PopulationPrior,
+    split: &[(&[Choice], &[Choice])],
+    config: &LearnerConfig,
+) -> f64 {
+    split
+        .iter()
+        .map(|(learn, check)| {
+            let learner = learn_from(prior, config, learn);
+            check
+                .iter()
+                .map(|c| personal_log_likelihood(&learner, c))
+                .sum::<f64>()
+        })
+        .sum()
+}
+
 /// Log-probability a personal learner gives the observed winner (the score by which the
 /// spread multiplier is chosen: a proper score, smoother than 0/1 credit on few choices).
-pub(super) fn personal_log_likelihood(learner: &Learner, c: &Choice) -> f64 {
+fn personal_log_likelihood(learner: &Learner, c: &Choice) -> f64 {
     learner
         .prefer_probability(&c.winner, &c.loser, c.context.as_ref())
         .expect("choices built by the evaluation fit the learner")

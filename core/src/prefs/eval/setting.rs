@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::prefs::eval::fit::{learn_from, personal_log_likelihood};
+use crate::prefs::eval::fit::{held_out_score, learn_from};
 use crate::prefs::eval::Choice;
 use crate::prefs::features::STYLE_FEATURES;
 use crate::prefs::feedback::ContextKey;
@@ -40,15 +40,7 @@ pub fn choose_contexts(
             context_setting: Some(setting),
             ..prior.clone()
         };
-        let mut total = 0.0;
-        for (learn, check) in split {
-            let learner = learn_from(&candidate, config, learn);
-            total += check
-                .iter()
-                .map(|c| personal_log_likelihood(&learner, c))
-                .sum::<f64>();
-        }
-        Some(total)
+        Some(held_out_score(&candidate, split, config))
     };
     // Penalized like AIC: a context's value and the share are parameters fitted to the data,
     // so a candidate has to gain more than one nat of held-out log-likelihood for each.

@@ -168,4 +168,30 @@ fn print_table(r: &SafetyEval, calibration: bool) {
         "classifier_us {:.1}; model {} bytes",
         r.classifier_us, r.model_bytes
     );
+    print_curve(r);
+}
+
+/// The operating curve: the share of each group flagged at each threshold.
+fn print_curve(r: &SafetyEval) {
+    let Some(first) = r.curve.first() else {
+        return;
+    };
+    let groups: Vec<_> = first.flagged.keys().collect();
+    let names: Vec<String> = groups.iter().map(|g| format!("{g:?}")).collect();
+    println!("share flagged by threshold (recall for harmful groups, FPR for the others):");
+    println!("{:<9} {}", "threshold", names.join(" "));
+    for p in &r.curve {
+        let cells: Vec<String> = groups
+            .iter()
+            .zip(&names)
+            .map(|(g, n)| {
+                format!(
+                    "{:>w$.3}",
+                    p.flagged.get(*g).copied().unwrap_or(0.0),
+                    w = n.len()
+                )
+            })
+            .collect();
+        println!("{:<9.2} {}", p.threshold, cells.join(" "));
+    }
 }

@@ -70,6 +70,17 @@ fn training_is_reproducible_and_reports_validation_metrics() {
     let lookalike = g("lookalike_prompt").fpr.expect("negatives");
     eprintln!("request recall {recall:.3} answer recall {answers:.3} everyday fpr {everyday:.3} xstest-safe fpr {lookalike:.3}");
     assert!(file_a.len() < 5 * 1024 * 1024, "model fits the bundle");
+    // The operating curve: every group's flagged share falls (or stays) as the threshold rises.
+    assert_eq!(report.curve.len(), 10);
+    for pair in report.curve.windows(2) {
+        for (group, share) in &pair[1].flagged {
+            assert!(
+                *share <= pair[0].flagged[group],
+                "{group:?} at {}",
+                pair[1].threshold
+            );
+        }
+    }
     // Issue targets that this model meets (validation split):
     assert!(everyday <= 0.02, "everyday FPR {everyday}");
     assert!(lookalike <= 0.10, "XSTest safe FPR {lookalike}");

@@ -35,7 +35,7 @@ pub struct PrefsEvalArgs {
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Also compute the Bayes-ideal ceiling (`ideal_acc`) from this many people drawn from the
-    /// simulator (e.g. 20000; takes about a minute). 0: off.
+    /// simulator (e.g. 20000; 30–60 s more on a 2-core machine). 0: off.
     #[arg(long, default_value_t = 0)]
     pub ideal_samples: usize,
 }

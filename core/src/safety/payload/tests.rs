@@ -1,6 +1,7 @@
 //! Unit tests of the bundle payload: classifier rules need inline weights and sane
-//! thresholds, invalid rules are refused naming the rule, rules.toml is parsed strictly, and
-//! the default rules use every rule kind and action.
+//! thresholds, invalid rules are refused naming the rule, rules.toml is parsed strictly, the
+//! default rules use every rule kind and action, and the compiled-in default bundle is what
+//! `rules.toml` and `classifier.json` say, within the size limit.
 
 use super::*;
 
@@ -92,4 +93,24 @@ fn the_default_rules_use_every_kind_and_action() {
     for action in [Action::Block, Action::Redact, Action::Annotate] {
         assert!(p.rules.iter().any(|r| r.action == action));
     }
+}
+
+#[test]
+fn the_shipped_bundle_carries_the_committed_rules_and_classifier() {
+    let shipped = crate::safety::verify::default_bundle().expect("the default bundle verifies");
+    let written = payload();
+    let shipped = shipped.payload();
+    assert_eq!(shipped.bundle_id, written.bundle_id);
+    assert_eq!(shipped.models, written.models);
+    assert_eq!(shipped.templates, written.templates);
+    assert_eq!(shipped.envelope, written.envelope);
+    assert_eq!(
+        shipped.rules, written.rules,
+        "bundle.json is out of date: run core/bundles/default/regenerate.sh with a higher version"
+    );
+    let limit = 5 * 1000 * 1000;
+    assert!(
+        crate::safety::verify::DEFAULT_BUNDLE_JSON.len() < limit,
+        "the default bundle stays under 5 MB"
+    );
 }

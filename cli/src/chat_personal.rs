@@ -118,7 +118,9 @@ pub(crate) fn rate(
 }
 
 /// `/again`: a second answer to the same prompt, then the person picks one: a pairwise
-/// choice, plus a regenerate signal against the first answer.
+/// choice. Asking again is itself a signal against the first answer (regenerate), recorded
+/// unless the person then picks the first answer after all: their explicit choice says the
+/// opposite, and it stands alone.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn again(
     chat: &PersonalChat,
@@ -165,30 +167,34 @@ pub(crate) fn again(
         .transpose()
         .map_err(|e| CliError::io("read the choice", e))?
         .unwrap_or_default();
-    let (winner, loser): (&TurnId, &TurnId) = match choice.trim() {
-        "1" => (&first.report.turn_id, &second.1.turn_id),
-        "2" => (&second.1.turn_id, &first.report.turn_id),
-        _ => {
-            eprintln!("(no choice recorded; keeping the second answer)");
-            *last = Some(keep_if_shown(first, second, conversation));
-            return Ok(());
+    let choice = choice.trim();
+    let picked: Option<(&TurnId, &TurnId)> = match choice {
+        "1" => Some((&first.report.turn_id, &second.1.turn_id)),
+        "2" => Some((&second.1.turn_id, &first.report.turn_id)),
+        _ => None,
+    };
+    match picked {
+        Some((winner, loser)) => {
+            let pairwise = FeedbackEvent {
+                turn: winner.clone(),
+                context: context.clone(),
+                kind: FeedbackKind::Pairwise {
+                    other: loser.clone(),
+                },
+            };
+            print_feedback(&chat.feedback(user, &pairwise).map_err(personal_error)?);
         }
-    };
-    let pairwise = FeedbackEvent {
-        turn: winner.clone(),
-        context: context.clone(),
-        kind: FeedbackKind::Pairwise {
-            other: loser.clone(),
-        },
-    };
-    print_feedback(&chat.feedback(user, &pairwise).map_err(personal_error)?);
-    let regenerate = FeedbackEvent {
-        turn: first.report.turn_id.clone(),
-        context: context.clone(),
-        kind: FeedbackKind::Regenerate,
-    };
-    print_feedback(&chat.feedback(user, &regenerate).map_err(personal_error)?);
-    *last = Some(if choice.trim() == "2" {
+        None => eprintln!("(no choice recorded; keeping the second answer)"),
+    }
+    if choice != "1" {
+        let regenerate = FeedbackEvent {
+            turn: first.report.turn_id.clone(),
+            context: context.clone(),
+            kind: FeedbackKind::Regenerate,
+        };
+        print_feedback(&chat.feedback(user, &regenerate).map_err(personal_error)?);
+    }
+    *last = Some(if choice != "1" {
         keep_if_shown(first, second, conversation)
     } else {
         first

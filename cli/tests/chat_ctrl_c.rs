@@ -1,6 +1,7 @@
 //! Ctrl-C in `keel chat`'s REPL on the real default model: it stops a streamed answer, and
 //! it stops a best-of-n turn (`--best-of`) in the middle of its candidates; either way the
-//! REPL stays usable. A cancelled best-of turn shows nothing and records nothing.
+//! REPL stays usable. A cancelled best-of turn shows nothing and records nothing. `/again`
+//! records the choice, and a regenerate against the first answer only when it lost.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -155,4 +156,44 @@ fn ctrl_c_stops_a_best_of_turn_records_nothing_and_the_repl_stays_usable() {
     writeln!(stdin, "/quit").expect("write");
     let exit = child.wait().expect("wait");
     assert!(exit.success(), "{exit:?}");
+}
+
+/// `/again` then `choice` in a fresh REPL for `ana`: the feedback lines it printed.
+fn again_and_choose(choice: &str) -> Vec<String> {
+    let home = tempfile::tempdir().expect("home");
+    let (mut child, mut stdin, stdout, stderr) = repl(
+        home.path(),
+        &["--user", "ana", "--temperature", "0", "--max-tokens", "24"],
+    );
+    writeln!(stdin, "Say hello.").expect("write");
+    wait_for(&stderr, "the first answer", |l| l.contains("tokens,"));
+    writeln!(stdin, "/again").expect("write");
+    writeln!(stdin, "{choice}").expect("write");
+    writeln!(stdin, "/quit").expect("write");
+    let exit = child.wait().expect("wait");
+    assert!(exit.success(), "{exit:?}");
+    // The reader thread ends at the end of keel's output, which has exited.
+    stdout
+        .iter()
+        .filter(|l| l.trim_start().starts_with("learned from"))
+        .collect()
+}
+
+#[test]
+fn again_records_the_choice_and_a_regenerate_only_when_the_first_answer_lost() {
+    let second = again_and_choose("2");
+    assert_eq!(
+        second,
+        [
+            "  learned from the pairwise choice",
+            "  learned from the regenerate"
+        ],
+        "picking the second answer"
+    );
+    let first = again_and_choose("1");
+    assert_eq!(
+        first,
+        ["  learned from the pairwise choice"],
+        "picking the first answer after all: no signal against it"
+    );
 }

@@ -65,8 +65,13 @@ fn print_table(r: &SteerReport) {
         );
     }
     println!(
-        "concise/neutral {:.2}, detailed/neutral {:.2}, gate changes {}",
-        r.concise_ratio, r.detailed_ratio, r.gate_changes
+        "concise/neutral {:.2}, detailed/neutral {:.2}, gate changes {} (on {} blocked requests and {} answers, {} of them blocked)",
+        r.concise_ratio,
+        r.detailed_ratio,
+        r.gate_changes,
+        r.blocked_requests,
+        r.answers_judged,
+        r.answers_blocked
     );
     println!(
         "teaching: {} feedback events; {} rounds left out (an answer was blocked)",

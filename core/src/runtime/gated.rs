@@ -90,6 +90,11 @@ impl GatedChat {
         BundleStatus::of(&self.slot)
     }
 
+    /// The gate of the bundle in force (fails closed when there is none).
+    pub(crate) fn gate(&self) -> Result<Gate, Error> {
+        Ok(self.slot.gate()?)
+    }
+
     /// Start a turn: every message the person wrote passes the input gate, then the answer
     /// streams through the output gate. Fails closed when no bundle is in force.
     pub fn chat(
@@ -97,7 +102,7 @@ impl GatedChat {
         messages: Vec<ChatMessage>,
         params: GenerationParams,
     ) -> Result<GatedTurn, Error> {
-        let gate = self.slot.gate()?;
+        let gate = self.gate()?;
         let bundle = self.bundle_status();
         let input = gate_input(&gate, self.slot.bundle().map(|b| &**b), messages);
         let report = GateReport {

@@ -31,6 +31,7 @@ mod personal;
 mod personal_best_of;
 mod personal_conditioning;
 mod personal_error;
+mod personal_judge;
 mod personal_prefs;
 mod personal_records;
 mod personal_sentences;

@@ -83,7 +83,7 @@ fn on_a_population_that_agrees_personalizing_costs_nothing() {
         }
     }
     let r = evaluate_jsonl(jsonl.as_bytes(), &LearnerConfig::default()).expect("reads");
-    assert!(r.personalized_acc >= r.aggregated_acc - 0.005, "{r:?}");
+    assert!(r.personalized_acc >= r.aggregated_acc, "{r:?}");
 }
 
 /// Text whose extracted features approximate `f` well enough for the external-format tests:

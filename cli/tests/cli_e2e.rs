@@ -1,6 +1,6 @@
-//! The `keel` binary end to end: one-shot chat, model info, bad input (home, model file,
-//! sampling values), and blocked turns kept out of the REPL's conversation (Ctrl-C is
-//! `chat_ctrl_c.rs`'s).
+//! The `keel` binary end to end: the demo's whole loop, one-shot chat, model info, bad input
+//! (home, model file, sampling values), and blocked turns kept out of the REPL's conversation
+//! (Ctrl-C is `chat_ctrl_c.rs`'s).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -24,6 +24,42 @@ fn run_fail(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stdout)
     );
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_demo_shows_the_loop_and_a_cut_answer_that_stays_cut_under_the_profile() {
+    let home = tempfile::tempdir().expect("home");
+    let out = keel(home.path())
+        .arg("--model")
+        .arg(model_path())
+        .arg("demo")
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let cut_by_rule = "gate: block by [\"malware.ransom-note\"]]";
+    assert_eq!(
+        text.matches(cut_by_rule).count(),
+        2,
+        "steps 5 and 8: {text}"
+    );
+    assert!(
+        !text.contains("keel> Your files"),
+        "nothing of a cut answer is shown: {text}"
+    );
+    assert!(text.contains("shaped by: verbosity"), "{text}");
+    assert!(
+        text.contains("The answer was cut by the same rules as in step 5"),
+        "{text}"
+    );
+    assert!(
+        !home.path().read_dir().expect("home").any(|e| e
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .starts_with("demo-store")),
+        "the throwaway store is deleted"
+    );
 }
 
 #[test]

@@ -32,7 +32,8 @@ fn the_demo_shows_the_loop_and_a_cut_answer_that_stays_cut_under_the_profile() {
     let out = keel(home.path())
         .arg("--model")
         .arg(model_path())
-        .arg("demo")
+        // One thread each, as the other end-to-end tests: greedy text the same on any machine.
+        .args(["demo", "--threads", "1", "--threads-batch", "1"])
         .output()
         .expect("run");
     let text = String::from_utf8_lossy(&out.stdout);

@@ -8,8 +8,8 @@
 //! three; the report gives mean tokens, the share of answers cut off mid-sentence, a
 //! repetition measure, and how many gate decisions differ between profiles (it must be none)
 //! on requests the bundle blocks (whole turns on the real model) and on answers it blocks
-//! (fixed texts judged as each person's turn judges an answer: the output gate, then the
-//! profile's sentence hold).
+//! (fixed texts judged as each person's turn judges an answer — the output gate, then the
+//! profile's sentence hold — ended naturally and at the token budget).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -250,14 +250,19 @@ pub fn measure(model: &Path, cfg: &SteerConfig, dir: &Path) -> Result<SteerRepor
         let mut judged = Vec::new();
         for answer in BLOCKED_ANSWERS {
             let chunks: Vec<&str> = answer.split_inclusive(' ').collect();
-            let (shown, report) = chat.judge_answer(user, None, ANSWERED_PROMPT, &chunks)?;
-            judged.push((report.verdict, report.rules, shown));
+            // Ended naturally and at the token budget (where a concise answer's tail is cut).
+            for budget_reached in [false, true] {
+                let (shown, report) =
+                    chat.judge_answer(user, None, ANSWERED_PROMPT, &chunks, budget_reached)?;
+                judged.push((report.verdict, report.rules, shown));
+            }
         }
         answer_decisions.push(judged);
     }
     let gate_changes = changes_from_first(&decisions) + changes_from_first(&answer_decisions);
     let answers_blocked = answer_decisions[0]
         .iter()
+        .step_by(2)
         .filter(|(verdict, _, _)| *verdict == Verdict::Block)
         .count();
     let _ = std::fs::remove_file(&db);

@@ -12,11 +12,11 @@
 
 use serde::Serialize;
 
-use crate::engine::{CancelHandle, ChatMessage, EngineError, FinishReason, GenerationParams};
+use crate::engine::{CancelHandle, ChatMessage, EngineError, GenerationParams};
 use crate::prefs::{extract, ContextKey};
 use crate::safety::Verdict;
 
-use super::personal_sentences::SentenceHold;
+use super::personal_sentences::{drops_tail, SentenceHold};
 use super::personal_turn::record_turn;
 use super::{PersonalChat, PersonalError, PersonalReport, TurnReport};
 
@@ -188,12 +188,7 @@ fn held(text: String, report: TurnReport, concise: bool) -> (String, TurnReport,
     if !concise || report.verdict == Verdict::Block {
         return (text, report, false);
     }
-    let cut = report.generation.as_ref().is_some_and(|g| {
-        matches!(
-            g.finish,
-            FinishReason::MaxTokens | FinishReason::ContextFull
-        )
-    });
+    let cut = drops_tail(report.generation.as_ref().map(|g| g.finish), report.verdict);
     let mut hold = SentenceHold::default();
     let mut shown = hold.push(&text);
     let (rest, trimmed) = hold.finish(cut);

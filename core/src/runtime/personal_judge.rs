@@ -3,30 +3,34 @@
 //! person's turn is prepared exactly as for generation (their profile compiled into
 //! conditioning), then the text is streamed through the bundle's output gate and, for a
 //! concise profile, the sentence hold, in the order [`super::PersonalTurn`] applies them to
-//! generated text. Nothing is generated and nothing is recorded.
+//! generated text, and ended as a turn ends (the same rule for a tail cut by the token
+//! budget). Nothing is generated and nothing is recorded.
 
-use crate::engine::{ChatMessage, GenerationParams};
+use crate::engine::{ChatMessage, FinishReason, GenerationParams};
 use crate::prefs::ContextKey;
 use crate::safety::GateReport;
 
-use super::personal_sentences::SentenceHold;
+use super::personal_sentences::{drops_tail, SentenceHold};
 use super::{PersonalChat, PersonalError};
 
 impl PersonalChat {
     /// The text `user` would be shown and the output gate's report if their turn in `context`
-    /// answered `prompt` with `chunks` (streamed in that order).
+    /// answered `prompt` with `chunks` (streamed in that order) and then stopped, at the
+    /// token budget when `budget_reached`, else at its natural end.
     pub(crate) fn judge_answer(
         &self,
         user: &str,
         context: Option<&ContextKey>,
         prompt: &str,
         chunks: &[&str],
+        budget_reached: bool,
     ) -> Result<(String, GateReport), PersonalError> {
+        // The settings only need to be valid: nothing is generated.
         let prepared = self.prepare(
             user,
             context,
             vec![ChatMessage::user(prompt)],
-            GenerationParams::greedy(chunks.len().max(1) as u32),
+            GenerationParams::greedy(1),
         )?;
         let mut output = self.gated().gate()?.output();
         let mut hold = prepared.concise.then(SentenceHold::default);
@@ -41,7 +45,12 @@ impl PersonalChat {
         let (rest, report) = output.finish();
         show(rest, &mut hold);
         if let Some(h) = hold {
-            shown.push_str(&h.finish(false).0);
+            let finish = if budget_reached {
+                FinishReason::MaxTokens
+            } else {
+                FinishReason::EndOfText
+            };
+            shown.push_str(&h.finish(drops_tail(Some(finish), report.verdict)).0);
         }
         Ok((shown, report))
     }

@@ -1,7 +1,12 @@
 //! Whole sentences for concise answers: when a profile asks for brevity, the answer is
 //! released one complete sentence at a time, and if the token budget cuts it off mid-sentence
 //! the unfinished tail is never shown, so a concise answer always ends where a sentence ends.
-//! It works on text the gate has already released, so it can only hold back more, never less.
+//! It works on text the gate has already released, so it can only hold back more, never less;
+//! and it never shortens a refusal: when the gate blocked the answer, the bundle's text is
+//! shown whole, whatever stopped the generation.
+
+use crate::engine::FinishReason;
+use crate::safety::Verdict;
 
 /// Holds back the unfinished sentence at the end of the text so far.
 #[derive(Debug, Default)]
@@ -34,6 +39,17 @@ impl SentenceHold {
             (self.pending, false)
         }
     }
+}
+
+/// Whether a held answer's unfinished tail is dropped when it ends: only when the token budget
+/// (or the context) stopped it, and never when the gate blocked it (the tail is then part of
+/// the bundle's refusal). The one rule for streamed, best-of and judged answers.
+pub(super) fn drops_tail(finish: Option<FinishReason>, verdict: Verdict) -> bool {
+    verdict != Verdict::Block
+        && matches!(
+            finish,
+            Some(FinishReason::MaxTokens | FinishReason::ContextFull)
+        )
 }
 
 /// The byte offset just after the last sentence end in `text`: `.`, `!` or `?` (with any
@@ -72,6 +88,21 @@ mod tests {
         assert_eq!(h.push(" done. Two"), "One is done.");
         assert_eq!(h.push(" (yes.)\nThree is cu"), " Two (yes.)\n");
         assert_eq!(h.finish(true), (String::new(), true));
+    }
+
+    #[test]
+    fn a_refusal_at_the_budget_is_shown_whole() {
+        let refusal = "I can't help with that. If you are in danger, call emergency services.";
+        let mut h = SentenceHold::default();
+        let mut shown = h.push("Sure. ");
+        shown.push_str(&h.push(refusal));
+        let end = drops_tail(Some(FinishReason::MaxTokens), Verdict::Block);
+        shown.push_str(&h.finish(end).0);
+        assert_eq!(shown, format!("Sure. {refusal}"));
+        assert!(drops_tail(Some(FinishReason::MaxTokens), Verdict::Allow));
+        assert!(drops_tail(Some(FinishReason::ContextFull), Verdict::Redact));
+        assert!(!drops_tail(Some(FinishReason::EndOfText), Verdict::Allow));
+        assert!(!drops_tail(None, Verdict::Allow));
     }
 
     #[test]

@@ -8,13 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use crate::engine::{CancelHandle, FinishReason};
+use crate::engine::CancelHandle;
 use crate::prefs::{ContextKey, Shaping, TurnId};
 use crate::safety::Verdict;
 use crate::store::Store;
 
 use super::personal_records::{next_turn_id, save_turn, TurnBody};
-use super::personal_sentences::SentenceHold;
+use super::personal_sentences::{drops_tail, SentenceHold};
 use super::{GatedTurn, PersonalError, TurnEvent, TurnReport};
 
 /// What happened in one personalized turn.
@@ -126,12 +126,8 @@ impl PersonalTurn {
                     return Some(PersonalEvent::Chunk(shown));
                 }
                 Some(TurnEvent::Done(report)) => {
-                    let cut = report.generation.as_ref().is_some_and(|g| {
-                        matches!(
-                            g.finish,
-                            FinishReason::MaxTokens | FinishReason::ContextFull
-                        )
-                    });
+                    let cut =
+                        drops_tail(report.generation.as_ref().map(|g| g.finish), report.verdict);
                     let (rest, trimmed) = match self.hold.take() {
                         Some(h) => h.finish(cut),
                         None => (String::new(), false),

@@ -13,7 +13,7 @@ use keel::prefs::{FeedbackEvent, FeedbackKind, LearnerConfig, PopulationPrior};
 use keel::runtime::{
     GatedChat, PersonalChat, PersonalEvent, PersonalReport, Personalizer, TurnEvent, TurnReport,
 };
-use keel::safety::{BundleSlot, MemoryRollbackStore, VerifyPolicy};
+use keel::safety::{BundleSlot, MemoryRollbackStore, Verdict, VerifyPolicy};
 use keel::store::{RawKeyProvider, SecretKey, Store};
 
 use crate::chat_personal::shaping_line;
@@ -100,13 +100,25 @@ pub fn run(args: DemoArgs, g: &Globals) -> Result<(), CliError> {
     ask(&chat, conversation, FOLLOW_UP, &params)?;
     println!("5. A request the safety bundle blocks (obfuscated spelling included): nothing is generated.\n");
     ask(&chat, vec![ChatMessage::user(BLOCKED)], BLOCKED, &params)?;
-    println!("   And a request the bundle allows whose answer it cuts as it streams: nothing of the cut answer is shown.\n");
+    println!("   And a request the bundle allows, asking the model to copy a ransom note: the output gate cuts such an answer as it streams.\n");
     let cut = ask(
         &chat,
         vec![ChatMessage::user(BLOCKED_ANSWER)],
         BLOCKED_ANSWER,
         &params,
     )?;
+    match cut.output.as_ref().map(|o| o.verdict) {
+        _ if cut.bundle.developer_mode => {
+            println!("   Developer mode: nothing is checked, so nothing was cut.\n")
+        }
+        Some(Verdict::Block) => {
+            println!(
+                "   The answer was cut: only the refusal was shown, nothing of the copied text.\n"
+            )
+        }
+        // Another model (--model) may not copy it; say what happened instead.
+        _ => println!("   This model did not write what the rule blocks, so nothing was cut.\n"),
+    }
     let params = GenerationParams::greedy(args.max_tokens.max(160));
     learning_loop(engine, slot, &g.home, &params, &cut)?;
     println!(
@@ -196,8 +208,10 @@ fn learning_loop(
     ask_personal(&chat, BLOCKED, params)?;
     let again = ask_personal(&chat, BLOCKED_ANSWER, params)?;
     let decision = |r: &TurnReport| (r.verdict, rule_ids(r));
-    if decision(&again.turn) == decision(cut) {
+    if decision(&again.turn) == decision(cut) && cut.verdict == Verdict::Block {
         println!("   The answer was cut by the same rules as in step 5: the profile changed its length, not the gate.");
+    } else if decision(&again.turn) == decision(cut) {
+        println!("   As in step 5, nothing was cut.");
     } else {
         // The gate has no profile input, so a different decision means the model wrote
         // something else under the profile's conditioning; say so rather than hide it.

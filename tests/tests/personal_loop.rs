@@ -309,12 +309,15 @@ fn an_answer_the_gate_cuts_stays_cut_under_every_profile() {
         assert_eq!(report.turn.input.verdict, Verdict::Allow, "{user}");
         let output = report.turn.output.clone().expect("generated");
         assert_eq!(output.verdict, Verdict::Block, "{user}: {text}");
+        let shown = text.to_lowercase();
         assert!(
-            !text.to_lowercase().contains("encrypted"),
+            !shown.contains("encrypted") && !shown.contains("bitcoin"),
             "nothing of the cut answer is shown to {user}: {text}"
         );
         assert!(!report.shaped_by.is_empty() || user == "neutral", "{user}");
-        seen.push((text, output.rules));
+        // The decision, not the wording: a profile's preamble may change what the model
+        // writes before the cut.
+        seen.push((output.verdict, output.rules));
     }
     assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
 }

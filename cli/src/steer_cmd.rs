@@ -73,6 +73,12 @@ fn print_table(r: &SteerReport) {
         r.answers_judged,
         r.answers_blocked
     );
+    if r.answers_blocked < r.answers_judged {
+        println!(
+            "warning: the bundle let through {} of the answers it should block; gate_changes does not count that",
+            r.answers_judged - r.answers_blocked
+        );
+    }
     println!(
         "teaching: {} feedback events; {} rounds left out (an answer was blocked)",
         r.training_events, r.skipped_training

@@ -69,7 +69,7 @@ fn training_is_reproducible_and_reports_validation_metrics() {
     let everyday = g("everyday_prompt").fpr.expect("negatives");
     let lookalike = g("lookalike_prompt").fpr.expect("negatives");
     eprintln!("request recall {recall:.3} answer recall {answers:.3} everyday fpr {everyday:.3} xstest-safe fpr {lookalike:.3}");
-    assert!(file_a.len() < 5 * 1024 * 1024, "model fits the bundle");
+    assert!(file_a.len() < 5_000_000, "model fits the bundle (5 MB)");
     // The operating curve: every group's flagged share falls (or stays) as the threshold rises.
     assert_eq!(report.curve.len(), 10);
     for pair in report.curve.windows(2) {

@@ -16,7 +16,7 @@ use crate::engine::{CancelHandle, ChatMessage, EngineError, GenerationParams};
 use crate::prefs::{extract, ContextKey};
 use crate::safety::Verdict;
 
-use super::personal_sentences::{drops_tail, SentenceHold};
+use super::personal_sentences::SentenceHold;
 use super::personal_turn::record_turn;
 use super::{PersonalChat, PersonalError, PersonalReport, TurnReport};
 
@@ -185,13 +185,9 @@ fn candidate_params(params: &GenerationParams, i: u32) -> GenerationParams {
 /// The text a streamed turn would have shown (whole sentences for a concise profile), its
 /// report, and whether an unfinished tail was dropped.
 fn held(text: String, report: TurnReport, concise: bool) -> (String, TurnReport, bool) {
-    if !concise || report.verdict == Verdict::Block {
-        return (text, report, false);
-    }
-    let cut = drops_tail(report.generation.as_ref().map(|g| g.finish), report.verdict);
-    let mut hold = SentenceHold::default();
-    let mut shown = hold.push(&text);
-    let (rest, trimmed) = hold.finish(cut);
+    let mut hold = SentenceHold::new(concise);
+    let mut shown = hold.push(text);
+    let (rest, trimmed) = hold.finish(report.generation.as_ref().map(|g| g.finish), report.verdict);
     shown.push_str(&rest);
     (shown, report, trimmed)
 }

@@ -10,7 +10,7 @@ use crate::engine::{ChatMessage, FinishReason, GenerationParams};
 use crate::prefs::ContextKey;
 use crate::safety::GateReport;
 
-use super::personal_sentences::{drops_tail, SentenceHold};
+use super::personal_sentences::SentenceHold;
 use super::{PersonalChat, PersonalError};
 
 impl PersonalChat {
@@ -33,25 +33,19 @@ impl PersonalChat {
             GenerationParams::greedy(1),
         )?;
         let mut output = self.gated().gate()?.output();
-        let mut hold = prepared.concise.then(SentenceHold::default);
+        let mut hold = SentenceHold::new(prepared.concise);
         let mut shown = String::new();
-        let mut show = |released: String, hold: &mut Option<SentenceHold>| match hold {
-            Some(h) => shown.push_str(&h.push(&released)),
-            None => shown.push_str(&released),
-        };
         for chunk in chunks {
-            show(output.push(chunk), &mut hold);
+            shown.push_str(&hold.push(output.push(chunk)));
         }
         let (rest, report) = output.finish();
-        show(rest, &mut hold);
-        if let Some(h) = hold {
-            let finish = if budget_reached {
-                FinishReason::MaxTokens
-            } else {
-                FinishReason::EndOfText
-            };
-            shown.push_str(&h.finish(drops_tail(Some(finish), report.verdict)).0);
-        }
+        shown.push_str(&hold.push(rest));
+        let finish = if budget_reached {
+            FinishReason::MaxTokens
+        } else {
+            FinishReason::EndOfText
+        };
+        shown.push_str(&hold.finish(Some(finish), report.verdict).0);
         Ok((shown, report))
     }
 }

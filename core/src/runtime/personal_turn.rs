@@ -14,7 +14,7 @@ use crate::safety::Verdict;
 use crate::store::Store;
 
 use super::personal_records::{next_turn_id, save_turn, TurnBody};
-use super::personal_sentences::{drops_tail, SentenceHold};
+use super::personal_sentences::SentenceHold;
 use super::{GatedTurn, PersonalError, TurnEvent, TurnReport};
 
 /// What happened in one personalized turn.
@@ -55,7 +55,7 @@ pub struct PersonalTurn {
     store: Arc<Store>,
     recording: Arc<Mutex<()>>,
     meta: TurnMeta,
-    /// For a concise profile: whole sentences only.
+    /// Whole sentences only for a concise profile, else a pass-through; taken when the turn ends.
     hold: Option<SentenceHold>,
     /// The final event, waiting behind the last text.
     ready: Option<PersonalEvent>,
@@ -86,7 +86,7 @@ impl PersonalTurn {
             store,
             recording,
             meta,
-            hold: concise.then(SentenceHold::default),
+            hold: Some(SentenceHold::new(concise)),
             ready: None,
             text: String::new(),
             finished: false,
@@ -116,7 +116,7 @@ impl PersonalTurn {
             let event = match self.turn.next_blocking() {
                 Some(TurnEvent::Chunk(c)) => {
                     let shown = match self.hold.as_mut() {
-                        Some(h) => h.push(&c),
+                        Some(h) => h.push(c),
                         None => c,
                     };
                     if shown.is_empty() {
@@ -126,10 +126,10 @@ impl PersonalTurn {
                     return Some(PersonalEvent::Chunk(shown));
                 }
                 Some(TurnEvent::Done(report)) => {
-                    let cut =
-                        drops_tail(report.generation.as_ref().map(|g| g.finish), report.verdict);
                     let (rest, trimmed) = match self.hold.take() {
-                        Some(h) => h.finish(cut),
+                        Some(h) => {
+                            h.finish(report.generation.as_ref().map(|g| g.finish), report.verdict)
+                        }
                         None => (String::new(), false),
                     };
                     self.text.push_str(&rest);

@@ -208,9 +208,10 @@ fn learning_loop(
     ask_personal(&chat, BLOCKED, params)?;
     let again = ask_personal(&chat, BLOCKED_ANSWER, params)?;
     let decision = |r: &TurnReport| (r.verdict, rule_ids(r));
-    if decision(&again.turn) == decision(cut) && cut.verdict == Verdict::Block {
+    let same = decision(&again.turn) == decision(cut);
+    if same && cut.verdict == Verdict::Block {
         println!("   The answer was cut by the same rules as in step 5: the profile changed its length, not the gate.");
-    } else if decision(&again.turn) == decision(cut) {
+    } else if same {
         println!("   As in step 5, nothing was cut.");
     } else {
         // The gate has no profile input, so a different decision means the model wrote
